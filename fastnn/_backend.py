@@ -1,0 +1,95 @@
+"""Which implementation of the hot kernels runs: the compiled one or NumPy.
+
+The choice is process-wide state with three ways to set it:
+
+* the environment variable ``FASTNN_BACKEND=numpy|cython`` read at import;
+* ``fastnn.set_backend("numpy")``;
+* ``with fastnn.use_backend("numpy"): ...`` for a block of code.
+
+The thread count of the compiled kernels comes from ``FASTNN_NUM_THREADS``,
+else ``OMP_NUM_THREADS``, else the number of cores; ``set_num_threads`` changes it.
+"""
+import contextlib
+import os
+import threading
+
+BACKENDS = ("numpy", "cython")
+
+_lock = threading.Lock()
+_state = {"backend": None, "threads": None}
+
+
+def _default_backend():
+    name = os.environ.get("FASTNN_BACKEND", "cython").strip().lower() or "cython"
+    if name not in BACKENDS:
+        raise ValueError(
+            f"FASTNN_BACKEND must be one of {BACKENDS}, got {name!r}"
+        )
+    return name
+
+
+def get_backend():
+    """Return the name of the backend in use: ``'numpy'`` or ``'cython'``."""
+    if _state["backend"] is None:
+        with _lock:
+            if _state["backend"] is None:
+                _state["backend"] = _default_backend()
+    return _state["backend"]
+
+
+def set_backend(name):
+    """Select the kernels: ``'cython'`` (compiled, the default) or ``'numpy'``.
+
+    Choosing ``'cython'`` when a compiled module is missing is allowed; those
+    kernels then run on NumPy and ``backend_info()`` says so.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"set_backend: expected a string, got {type(name).__name__}")
+    name = name.strip().lower()
+    if name not in BACKENDS:
+        raise ValueError(f"set_backend: unknown backend {name!r}; choose one of {BACKENDS}")
+    previous = get_backend()
+    _state["backend"] = name
+    return previous
+
+
+@contextlib.contextmanager
+def use_backend(name):
+    """Context manager: run the block with backend ``name``, then restore."""
+    previous = set_backend(name)
+    try:
+        yield name
+    finally:
+        _state["backend"] = previous
+
+
+def _threads_from_env():
+    for var in ("FASTNN_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "").strip()
+        if value:
+            try:
+                n = int(value.split(",")[0])
+            except ValueError:
+                raise ValueError(f"{var} must be a positive integer, got {value!r}") from None
+            if n < 1:
+                raise ValueError(f"{var} must be a positive integer, got {value!r}")
+            return n
+    return os.cpu_count() or 1
+
+
+def get_num_threads():
+    """Threads the compiled kernels may use."""
+    if _state["threads"] is None:
+        _state["threads"] = _threads_from_env()
+    return _state["threads"]
+
+
+def set_num_threads(n):
+    """Set the number of threads of the compiled kernels (an int >= 1)."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"set_num_threads: expected an int, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"set_num_threads: expected n >= 1, got {n}")
+    previous = get_num_threads()
+    _state["threads"] = n
+    return previous

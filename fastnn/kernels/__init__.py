@@ -1,0 +1,308 @@
+"""The one interface to fastnn's hot kernels.
+
+Every layer calls these functions. Each checks its arguments (see
+``_checks``), brings them to one float dtype and C order, then runs the
+implementation of the selected backend:
+
+* ``numpy_kernels``: pure NumPy, always present, the reference;
+* ``fastnn._ext.*``: the compiled Cython twins (``src_c/*.pyx``), which hold
+  functions of the same names and signatures.
+
+A kernel whose compiled version is missing runs on NumPy (``backend_info()``
+lists which are compiled); a missing compiled module is reported with one
+warning, never an error.
+"""
+import importlib
+import warnings
+
+import numpy as np
+
+from .. import _backend
+from . import _checks as chk
+from . import numpy_kernels
+
+#: Compiled modules in fastnn._ext; each may define any of KERNEL_NAMES.
+COMPILED_MODULES = ("im2col", "conv", "pool", "dense", "softmax", "elementwise")
+
+KERNEL_NAMES = (
+    "im2col", "col2im", "conv_forward", "conv_backward",
+    "maxpool_forward", "maxpool_backward", "affine_forward", "affine_backward",
+    "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
+    "relu_forward", "relu_backward", "sgd_update", "momentum_update", "adam_update",
+)
+
+_compiled = {}          # kernel name -> compiled function
+_load_errors = {}       # module name -> why it did not import
+_loaded = False
+
+
+def _load_compiled():
+    global _loaded
+    if _loaded:
+        return
+    for mod in COMPILED_MODULES:
+        try:
+            module = importlib.import_module("fastnn._ext." + mod)
+        except ImportError as exc:
+            _load_errors[mod] = str(exc)
+            continue
+        for name in KERNEL_NAMES:
+            fn = getattr(module, name, None)
+            if fn is not None:
+                _compiled[name] = fn
+    _loaded = True
+    if _backend.get_backend() == "cython" and len(_compiled) == 0:
+        warnings.warn(
+            "fastnn: the compiled kernels are not built; running on the NumPy fallback "
+            "(reinstall with a C compiler, or set FASTNN_BACKEND=numpy to silence this)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+def _impl(name):
+    """The function that computes kernel ``name`` under the current backend."""
+    if _backend.get_backend() == "cython":
+        _load_compiled()
+        fn = _compiled.get(name)
+        if fn is not None:
+            return fn
+    return getattr(numpy_kernels, name)
+
+
+def compiled_kernels():
+    """Names of the kernels that have a compiled implementation."""
+    _load_compiled()
+    return sorted(_compiled)
+
+
+def missing_modules():
+    """Compiled modules that failed to import, with the reason."""
+    _load_compiled()
+    return dict(_load_errors)
+
+
+def _same_dtype(*arrays):
+    """Cast float arrays to their common dtype (NumPy's promotion) in C order."""
+    dtype = chk.common_dtype(*arrays)
+    return [np.ascontiguousarray(a, dtype=dtype) for a in arrays]
+
+
+# --------------------------------------------------------------------------
+# im2col / col2im
+# --------------------------------------------------------------------------
+def im2col(x, filter_h, filter_w, stride=1, pad=0):
+    """x: (N, C, H, W) -> (N*OH*OW, C*FH*FW). See ``numpy_kernels.im2col``."""
+    where = "im2col"
+    x = chk.float_array(where, "input", x, ndim=4)
+    chk.window_geometry(where, x.shape, filter_h, filter_w, stride, pad)
+    return _impl("im2col")(np.ascontiguousarray(x), int(filter_h), int(filter_w), int(stride), int(pad))
+
+
+def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
+    """col: (N*OH*OW, C*FH*FW) -> (N, C, H, W). See ``numpy_kernels.col2im``."""
+    where = "col2im"
+    col = chk.float_array(where, "col", col, ndim=2)
+    shape = chk.input_shape_4d(where, input_shape)
+    OH, OW = chk.window_geometry(where, shape, filter_h, filter_w, stride, pad)
+    N, C = shape[:2]
+    chk.shape_is(where, "col", col, (N * OH * OW, C * filter_h * filter_w))
+    return _impl("col2im")(np.ascontiguousarray(col), shape, int(filter_h), int(filter_w), int(stride), int(pad))
+
+
+# --------------------------------------------------------------------------
+# Convolution
+# --------------------------------------------------------------------------
+def _conv_args(where, x, W, stride, pad):
+    x = chk.float_array(where, "input", x, ndim=4)
+    W = chk.float_array(where, "weights W", W, ndim=4)
+    if x.shape[1] != W.shape[1]:
+        raise ValueError(
+            f"{where}: input has {x.shape[1]} channels but W {W.shape} expects {W.shape[1]}"
+        )
+    OH, OW = chk.window_geometry(where, x.shape, W.shape[2], W.shape[3], stride, pad)
+    return x, W, OH, OW
+
+
+def conv_forward(x, W, b, stride=1, pad=0):
+    """Convolution: x (N,C,H,W), W (FN,C,FH,FW), b (FN,) -> (out (N,FN,OH,OW), col or None)."""
+    where = "Convolution.forward"
+    x, W, _, _ = _conv_args(where, x, W, stride, pad)
+    b = chk.float_array(where, "bias b", b)
+    if b.size != W.shape[0]:
+        raise ValueError(f"{where}: bias has {b.size} values for {W.shape[0]} filters")
+    x, W, b = _same_dtype(x, W, b.reshape(-1))
+    return _impl("conv_forward")(x, W, b, int(stride), int(pad))
+
+
+def conv_backward(dout, x, W, stride=1, pad=0, col=None):
+    """Gradients of conv_forward -> (dx (N,C,H,W), dW (FN,C,FH,FW), db (FN,))."""
+    where = "Convolution.backward"
+    x, W, OH, OW = _conv_args(where, x, W, stride, pad)
+    dout = chk.float_array(where, "dout", dout, ndim=4)
+    chk.shape_is(where, "dout", dout, (x.shape[0], W.shape[0], OH, OW))
+    dout, x, W = _same_dtype(dout, x, W)
+    fn = _impl("conv_backward")
+    if fn is numpy_kernels.conv_backward:
+        if col is not None and col.dtype != x.dtype:
+            col = None
+        return fn(dout, x, W, int(stride), int(pad), col)
+    return fn(dout, x, W, int(stride), int(pad))
+
+
+# --------------------------------------------------------------------------
+# Max pooling
+# --------------------------------------------------------------------------
+def maxpool_forward(x, pool_h, pool_w, stride=2, pad=0):
+    """x (N,C,H,W) -> (out (N,C,OH,OW), argmax (N,C,OH,OW) int64, index within the window)."""
+    where = "Pooling.forward"
+    x = chk.float_array(where, "input", x, ndim=4)
+    chk.window_geometry(where, x.shape, pool_h, pool_w, stride, pad)
+    return _impl("maxpool_forward")(np.ascontiguousarray(x), int(pool_h), int(pool_w), int(stride), int(pad))
+
+
+def maxpool_backward(dout, argmax, input_shape, pool_h, pool_w, stride=2, pad=0):
+    """dout, argmax (N,C,OH,OW) -> dx with ``input_shape`` (N,C,H,W)."""
+    where = "Pooling.backward"
+    dout = chk.float_array(where, "dout", dout, ndim=4)
+    shape = chk.input_shape_4d(where, input_shape)
+    OH, OW = chk.window_geometry(where, shape, pool_h, pool_w, stride, pad)
+    expected = (shape[0], shape[1], OH, OW)
+    chk.shape_is(where, "dout", dout, expected)
+    if not isinstance(argmax, np.ndarray) or argmax.dtype != np.int64:
+        raise TypeError(f"{where}: argmax must be the int64 array from maxpool_forward")
+    chk.shape_is(where, "argmax", argmax, expected)
+    if argmax.size and (argmax.min() < 0 or argmax.max() >= pool_h * pool_w):
+        raise ValueError(f"{where}: argmax values must lie in [0, {pool_h * pool_w})")
+    return _impl("maxpool_backward")(
+        np.ascontiguousarray(dout), np.ascontiguousarray(argmax), shape,
+        int(pool_h), int(pool_w), int(stride), int(pad),
+    )
+
+
+# --------------------------------------------------------------------------
+# Affine
+# --------------------------------------------------------------------------
+def affine_forward(x, W, b):
+    """x (N, D) @ W (D, M) + b (M,) -> (N, M)."""
+    where = "Affine.forward"
+    x = chk.float_array(where, "input", x, ndim=2)
+    W = chk.float_array(where, "weights W", W, ndim=2)
+    b = chk.float_array(where, "bias b", b)
+    chk.non_empty_batch(where, "input", x)
+    if x.shape[1] != W.shape[0]:
+        raise ValueError(f"{where}: input has {x.shape[1]} features but W {W.shape} expects {W.shape[0]}")
+    if b.size != W.shape[1]:
+        raise ValueError(f"{where}: bias has {b.size} values for {W.shape[1]} outputs")
+    x, W, b = _same_dtype(x, W, b.reshape(-1))
+    return _impl("affine_forward")(x, W, b)
+
+
+def affine_backward(dout, x, W):
+    """dout (N, M) -> (dx (N, D), dW (D, M), db (M,))."""
+    where = "Affine.backward"
+    x = chk.float_array(where, "input", x, ndim=2)
+    W = chk.float_array(where, "weights W", W, ndim=2)
+    dout = chk.float_array(where, "dout", dout, ndim=2)
+    chk.shape_is(where, "dout", dout, (x.shape[0], W.shape[1]))
+    if x.shape[1] != W.shape[0]:
+        raise ValueError(f"{where}: input has {x.shape[1]} features but W {W.shape} expects {W.shape[0]}")
+    dout, x, W = _same_dtype(dout, x, W)
+    return _impl("affine_backward")(dout, x, W)
+
+
+# --------------------------------------------------------------------------
+# Softmax with cross-entropy
+# --------------------------------------------------------------------------
+def softmax_cross_entropy_forward(x, t):
+    """x (N, K) scores, t (N,) labels or (N, K) targets -> (mean loss, y (N, K))."""
+    where = "SoftmaxWithLoss.forward"
+    x = chk.float_array(where, "scores", x, ndim=2)
+    chk.non_empty_batch(where, "scores", x)
+    t = chk.labels_or_targets(where, t, *x.shape)
+    x = np.ascontiguousarray(x)
+    t = np.ascontiguousarray(t if t.ndim == 1 else t.astype(x.dtype, copy=False))
+    return _impl("softmax_cross_entropy_forward")(x, t)
+
+
+def softmax_cross_entropy_backward(y, t, dout=1.0):
+    """y (N, K) from the forward pass, t as there -> dx (N, K) = dout * (y - t) / N."""
+    where = "SoftmaxWithLoss.backward"
+    y = chk.float_array(where, "y", y, ndim=2)
+    chk.non_empty_batch(where, "y", y)
+    t = chk.labels_or_targets(where, t, *y.shape)
+    y = np.ascontiguousarray(y)
+    t = np.ascontiguousarray(t if t.ndim == 1 else t.astype(y.dtype, copy=False))
+    return _impl("softmax_cross_entropy_backward")(y, t, float(dout))
+
+
+# --------------------------------------------------------------------------
+# ReLU
+# --------------------------------------------------------------------------
+def relu_forward(x):
+    """max(x, 0) of a float array of any shape."""
+    x = chk.float_array("Relu.forward", "input", x)
+    return _impl("relu_forward")(np.ascontiguousarray(x))
+
+
+def relu_backward(dout, out):
+    """dout where the forward output was > 0, else 0."""
+    where = "Relu.backward"
+    out = chk.float_array(where, "forward output", out)
+    dout = chk.float_array(where, "dout", dout)
+    chk.shape_is(where, "dout", dout, out.shape)
+    dout, out = _same_dtype(dout, out)
+    return _impl("relu_backward")(dout, out)
+
+
+# --------------------------------------------------------------------------
+# Optimizer updates (in place)
+# --------------------------------------------------------------------------
+def _update_args(where, param, *others):
+    if not isinstance(param, np.ndarray) or param.dtype not in chk.FLOAT_DTYPES:
+        raise TypeError(f"{where}: parameters must be float32/float64 arrays, got {type(param).__name__}")
+    arrays = []
+    for name, a in others:
+        a = chk.float_array(where, name, a)
+        chk.shape_is(where, name, a, param.shape)
+        arrays.append(a)
+    return arrays
+
+
+def _in_place(fn_name, param, grad, states, *scalars):
+    """Run an in-place update kernel on param and its state arrays.
+
+    The compiled kernels need C-contiguous arrays of param's dtype; where an
+    array is not, they work on a copy that is written back afterwards.
+    """
+    fn = _impl(fn_name)
+    if fn is getattr(numpy_kernels, fn_name):
+        fn(param, grad, *states, *scalars)
+        return
+    written = [param] + list(states)
+    work = [np.ascontiguousarray(a, dtype=param.dtype) for a in written]
+    fn(work[0], np.ascontiguousarray(grad, dtype=param.dtype), *work[1:], *scalars)
+    for original, copy in zip(written, work):
+        if copy is not original:
+            original[...] = copy
+
+
+def sgd_update(param, grad, lr):
+    """param -= lr * grad, in place."""
+    (grad,) = _update_args("SGD.update", param, ("grad", grad))
+    _in_place("sgd_update", param, grad, [], float(lr))
+
+
+def momentum_update(param, grad, velocity, lr, momentum):
+    """v = momentum*v - lr*grad; param += v, in place."""
+    grad, velocity = _update_args("Momentum.update", param, ("grad", grad), ("velocity", velocity))
+    _in_place("momentum_update", param, grad, [velocity], float(lr), float(momentum))
+
+
+def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps=1e-7):
+    """One Adam step in place on param, m and v (bias correction folded into lr_t)."""
+    grad, m, v = _update_args("Adam.update", param, ("grad", grad), ("m", m), ("v", v))
+    _in_place("adam_update", param, grad, [m, v], float(lr_t), float(beta1), float(beta2), float(eps))
+
+
+__all__ = list(KERNEL_NAMES) + ["compiled_kernels", "missing_modules", "numpy_kernels"]

@@ -1,0 +1,115 @@
+"""Argument checks shared by every kernel.
+
+Compiled code runs with bounds checking off, so everything it relies on
+(rank, shapes, dtype, contiguity, sizes > 0) is checked here first, with an
+error that names the kernel, what it expected and what it got.
+"""
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def float_array(where, name, a, ndim=None):
+    """Return ``a`` as a float32/float64 ndarray, or raise TypeError/ValueError.
+
+    Lists of numbers become float64 arrays; integer, bool, complex and object
+    arrays are refused rather than silently converted.
+    """
+    if not isinstance(a, np.ndarray):
+        if isinstance(a, (list, tuple, numbers.Real)):
+            a = np.asarray(a, dtype=np.float64)
+        else:
+            raise TypeError(f"{where}: {name} must be a NumPy array, got {type(a).__name__}")
+    if a.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{where}: {name} must be float32 or float64, got dtype {a.dtype}")
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError(f"{where}: {name} must be {ndim}-D, got shape {a.shape}")
+    return a
+
+
+def common_dtype(*arrays):
+    """The dtype NumPy would compute in: float64 if any array is float64."""
+    return np.result_type(*arrays)
+
+
+def positive_int(where, name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{where}: {name} must be an int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{where}: {name} must be >= 1, got {value}")
+    return int(value)
+
+
+def non_negative_int(where, name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{where}: {name} must be an int, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{where}: {name} must be >= 0, got {value}")
+    return int(value)
+
+
+def non_empty_batch(where, name, a):
+    if a.shape[0] == 0:
+        raise ValueError(f"{where}: {name} has an empty batch (shape {a.shape})")
+
+
+def window_geometry(where, input_shape, filter_h, filter_w, stride, pad):
+    """Check a sliding window and return (OH, OW).
+
+    input_shape is (N, C, H, W); the window must fit in the padded input.
+    """
+    filter_h = positive_int(where, "filter height", filter_h)
+    filter_w = positive_int(where, "filter width", filter_w)
+    stride = positive_int(where, "stride", stride)
+    pad = non_negative_int(where, "pad", pad)
+    N, C, H, W = input_shape
+    if N == 0:
+        raise ValueError(f"{where}: empty batch (input shape {tuple(input_shape)})")
+    if C == 0 or H == 0 or W == 0:
+        raise ValueError(f"{where}: input has a zero dimension (shape {tuple(input_shape)})")
+    if filter_h > H + 2 * pad or filter_w > W + 2 * pad:
+        raise ValueError(
+            f"{where}: window {filter_h}x{filter_w} is larger than the padded input "
+            f"{H + 2 * pad}x{W + 2 * pad} (input {H}x{W}, pad {pad})"
+        )
+    OH = (H + 2 * pad - filter_h) // stride + 1
+    OW = (W + 2 * pad - filter_w) // stride + 1
+    return OH, OW
+
+
+def shape_is(where, name, a, expected):
+    if tuple(a.shape) != tuple(expected):
+        raise ValueError(f"{where}: {name} must have shape {tuple(expected)}, got {tuple(a.shape)}")
+
+
+def input_shape_4d(where, input_shape):
+    try:
+        shape = tuple(int(s) for s in input_shape)
+    except TypeError:
+        raise TypeError(f"{where}: input_shape must be a tuple (N, C, H, W), got {input_shape!r}") from None
+    if len(shape) != 4 or min(shape) < 0:
+        raise ValueError(f"{where}: input_shape must be (N, C, H, W), got {input_shape!r}")
+    return shape
+
+
+def labels_or_targets(where, t, n, k):
+    """Check targets for a (n, k) score matrix: (n,) int labels in [0, k) or (n, k) floats."""
+    if not isinstance(t, np.ndarray):
+        t = np.asarray(t)
+    if t.ndim == 1:
+        if t.dtype.kind not in "iu":
+            raise TypeError(f"{where}: 1-D targets must be integer class labels, got dtype {t.dtype}")
+        if t.shape[0] != n:
+            raise ValueError(f"{where}: {t.shape[0]} labels for a batch of {n}")
+        if n and (t.min() < 0 or t.max() >= k):
+            raise ValueError(f"{where}: labels must lie in [0, {k}), got values in [{t.min()}, {t.max()}]")
+        return t.astype(np.int64, copy=False)
+    if t.ndim == 2:
+        if t.shape != (n, k):
+            raise ValueError(f"{where}: targets must have shape {(n, k)} like the scores, got {t.shape}")
+        if t.dtype.kind not in "iufb":
+            raise TypeError(f"{where}: targets must be numeric, got dtype {t.dtype}")
+        return t
+    raise ValueError(f"{where}: targets must be (N,) labels or (N, K) one-hot, got shape {t.shape}")

@@ -1,0 +1,2 @@
+"""Compiled im2col / col2im (placeholder module: being written)."""
+include "_openmp.pxi"
