@@ -1,0 +1,309 @@
+"""fastnn.layers: each backward pass against numerical gradients, on both backends."""
+import numpy as np
+import pytest
+
+from fastnn import functions as F
+from fastnn.gradient import numerical_gradient
+from fastnn.layers import (
+    Affine, AddLayer, BatchNormalization, Convolution, Dropout, MulLayer,
+    Pooling, Relu, Sigmoid, SoftmaxWithLoss,
+)
+
+RTOL, ATOL = 1e-6, 1e-8
+
+
+def check_close(analytic, numeric, rtol=RTOL):
+    np.testing.assert_allclose(analytic, numeric, rtol=rtol, atol=ATOL * max(1.0, np.abs(numeric).max()))
+
+
+def scalar_of(layer_forward, dout):
+    """f(...) = sum(forward(...) * dout): its gradient is backward(dout)."""
+    return lambda _: float(np.sum(layer_forward() * dout))
+
+
+# --------------------------------------------------------------------------
+# Chapter 5: the shopping examples
+# --------------------------------------------------------------------------
+def test_apple_example():
+    apple, apple_num, tax = 100, 2, 1.1
+    mul_apple, mul_tax = MulLayer(), MulLayer()
+    price = mul_tax.forward(mul_apple.forward(apple, apple_num), tax)
+    assert price == pytest.approx(220.0)
+    dapple_price, dtax = mul_tax.backward(1)
+    dapple, dapple_num = mul_apple.backward(dapple_price)
+    assert (dapple, dapple_num, dtax) == pytest.approx((2.2, 110.0, 200.0))
+
+
+def test_apple_orange_example():
+    apple, apple_num, orange, orange_num, tax = 100, 2, 150, 3, 1.1
+    mul_apple, mul_orange, add, mul_tax = MulLayer(), MulLayer(), AddLayer(), MulLayer()
+    apple_price = mul_apple.forward(apple, apple_num)
+    orange_price = mul_orange.forward(orange, orange_num)
+    price = mul_tax.forward(add.forward(apple_price, orange_price), tax)
+    assert price == pytest.approx(715.0)
+    dall, dtax = mul_tax.backward(1)
+    dapple_price, dorange_price = add.backward(dall)
+    dorange, dorange_num = mul_orange.backward(dorange_price)
+    dapple, dapple_num = mul_apple.backward(dapple_price)
+    assert (dapple_num, dapple, dorange, dorange_num, dtax) == pytest.approx((110, 2.2, 3.3, 165, 650))
+
+
+# --------------------------------------------------------------------------
+# Activations
+# --------------------------------------------------------------------------
+def test_relu_forward_backward(backend, rng):
+    x = rng.standard_normal((4, 5))
+    x[np.abs(x) < 0.05] = 0.5          # keep away from the kink for the numerical check
+    layer = Relu()
+    out = layer.forward(x)
+    np.testing.assert_array_equal(out, np.maximum(x, 0))
+    np.testing.assert_array_equal(layer.mask, x <= 0)
+    dout = rng.standard_normal(x.shape)
+    dx = layer.backward(dout)
+    check_close(dx, numerical_gradient(scalar_of(lambda: Relu().forward(x), dout), x))
+
+
+def test_sigmoid_forward_backward(backend, rng):
+    x = rng.standard_normal((3, 4))
+    layer = Sigmoid()
+    np.testing.assert_allclose(layer.forward(x), 1 / (1 + np.exp(-x)), rtol=1e-15)
+    dout = rng.standard_normal(x.shape)
+    dx = layer.backward(dout)
+    check_close(dx, numerical_gradient(scalar_of(lambda: Sigmoid().forward(x), dout), x))
+
+
+# --------------------------------------------------------------------------
+# Affine
+# --------------------------------------------------------------------------
+def test_affine_4d_input(backend, rng):
+    x = rng.standard_normal((3, 2, 2, 3))
+    W = rng.standard_normal((12, 5))
+    b = rng.standard_normal(5)
+    layer = Affine(W, b)
+    out = layer.forward(x)
+    np.testing.assert_allclose(out, x.reshape(3, -1) @ W + b, rtol=1e-12)
+    assert layer.original_x_shape == x.shape and layer.x.shape == (3, 12)
+    dout = rng.standard_normal(out.shape)
+    dx = layer.backward(dout)
+    assert dx.shape == x.shape
+    f = scalar_of(lambda: Affine(W, b).forward(x), dout)
+    check_close(dx, numerical_gradient(f, x))
+    check_close(layer.dW, numerical_gradient(f, W))
+    check_close(layer.db, numerical_gradient(f, b))
+
+
+def test_affine_shares_parameters(backend, rng):
+    W, b = rng.standard_normal((4, 3)), np.zeros(3)
+    layer = Affine(W, b)
+    W *= 2                              # an optimizer updates params in place
+    x = rng.standard_normal((2, 4))
+    np.testing.assert_allclose(layer.forward(x), x @ W, rtol=1e-12)
+
+
+def test_affine_errors(backend, rng):
+    W, b = rng.standard_normal((4, 3)), np.zeros(3)
+    with pytest.raises(TypeError, match="Affine.forward: input must be float32 or float64, got dtype int64"):
+        Affine(W, b).forward(np.ones((2, 4), dtype=np.int64))
+    with pytest.raises(ValueError, match="Affine.forward: input has 5 features but W"):
+        Affine(W, b).forward(np.ones((2, 5)))
+    with pytest.raises(ValueError, match="Affine.forward: input must be \\(N, ...\\)"):
+        Affine(W, b).forward(np.ones(4))
+    with pytest.raises(TypeError, match="Affine: W must be float32 or float64"):
+        Affine(np.ones((4, 3), dtype=int), b)
+    with pytest.raises(ValueError, match="Affine: W must be 2-D"):
+        Affine(np.ones(4), b)
+    layer = Affine(W, b)
+    layer.forward(np.ones((2, 4)))
+    with pytest.raises(ValueError, match="Affine.backward: dout must have shape \\(2, 3\\)"):
+        layer.backward(np.ones((2, 4)))
+
+
+# --------------------------------------------------------------------------
+# SoftmaxWithLoss
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("one_hot", [False, True])
+def test_softmax_with_loss(backend, rng, one_hot):
+    x = rng.standard_normal((4, 5))
+    labels = np.array([0, 3, 4, 1])
+    t = np.eye(5)[labels] if one_hot else labels
+    layer = SoftmaxWithLoss()
+    loss = layer.forward(x, t)
+    assert loss == pytest.approx(F.softmax_loss(x, labels), rel=1e-12)
+    assert layer.loss == loss and layer.t is not None
+    np.testing.assert_allclose(layer.y, F.softmax(x), rtol=1e-12)
+    dx = layer.backward()
+    # The loss has log(y + 1e-7): its exact gradient differs from (y - t)/N by ~1e-7 relative.
+    check_close(dx, numerical_gradient(lambda _: SoftmaxWithLoss().forward(x, t), x), rtol=2e-5)
+    np.testing.assert_allclose(layer.backward(dout=2.5), 2.5 * dx, rtol=1e-12)
+
+
+@pytest.mark.parametrize("t", [np.array(2), np.array([0.0, 0.0, 1.0, 0.0])])
+def test_softmax_with_loss_single_sample(backend, rng, t):
+    x = rng.standard_normal(4)
+    layer = SoftmaxWithLoss()
+    loss = layer.forward(x, t)
+    assert loss == pytest.approx(-np.log(F.softmax(x)[2] + 1e-7), rel=1e-12)
+    assert layer.y.shape == (4,)
+    dx = layer.backward()
+    assert dx.shape == (4,)
+    check_close(dx, numerical_gradient(lambda _: SoftmaxWithLoss().forward(x, t), x), rtol=2e-5)
+
+
+def test_softmax_with_loss_errors(backend):
+    layer = SoftmaxWithLoss()
+    with pytest.raises(ValueError, match="SoftmaxWithLoss.forward: labels must lie in \\[0, 3\\)"):
+        layer.forward(np.zeros((2, 3)), np.array([0, 3]))
+    with pytest.raises(ValueError, match="SoftmaxWithLoss.forward: 3 labels for a batch of 2"):
+        layer.forward(np.zeros((2, 3)), np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match="scores must be \\(N, K\\) or \\(K,\\)"):
+        layer.forward(np.zeros((2, 3, 1)), np.array([0, 1]))
+
+
+# --------------------------------------------------------------------------
+# Dropout
+# --------------------------------------------------------------------------
+def test_dropout(backend, rng):
+    x = rng.standard_normal((6, 7))
+    np.random.seed(3)
+    layer = Dropout(0.3)
+    out = layer.forward(x)
+    np.random.seed(3)
+    expected_mask = np.random.rand(6, 7) > 0.3
+    np.testing.assert_array_equal(layer.mask, expected_mask)
+    np.testing.assert_array_equal(out, x * expected_mask)
+    np.testing.assert_allclose(layer.forward(x, train_flg=False), x * 0.7, rtol=1e-15)
+    dout = rng.standard_normal(x.shape)
+    dx = layer.backward(dout)
+
+    def f(_):  # the same mask on every call
+        np.random.seed(3)
+        return float(np.sum(Dropout(0.3).forward(x) * dout))
+
+    check_close(dx, numerical_gradient(f, x))
+    with pytest.raises(ValueError, match="Dropout: dropout_ratio must be in \\[0, 1\\)"):
+        Dropout(1.5)
+
+
+# --------------------------------------------------------------------------
+# BatchNormalization
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(5, 4), (3, 2, 2, 3)])
+def test_batchnorm_backward(backend, rng, shape):
+    x = rng.standard_normal(shape) * 2 + 1
+    D = int(np.prod(shape[1:]))
+    gamma = rng.uniform(0.5, 1.5, D)
+    beta = rng.standard_normal(D)
+    layer = BatchNormalization(gamma, beta)
+    out = layer.forward(x)
+    assert out.shape == x.shape
+    dout = rng.standard_normal(shape)
+    dx = layer.backward(dout)
+    assert dx.shape == x.shape
+    f = scalar_of(lambda: BatchNormalization(gamma, beta).forward(x), dout)
+    check_close(dx, numerical_gradient(f, x))
+    check_close(layer.dgamma, numerical_gradient(f, gamma))
+    check_close(layer.dbeta, numerical_gradient(f, beta))
+
+
+def test_batchnorm_statistics(backend, rng):
+    x = rng.standard_normal((50, 3)) * np.array([1.0, 2.0, 3.0]) + np.array([5.0, -1.0, 0.0])
+    gamma, beta = np.array([1.0, 2.0, 0.5]), np.array([0.0, 1.0, -1.0])
+    layer = BatchNormalization(gamma, beta, momentum=0.9)
+    out = layer.forward(x)
+    mu, var = x.mean(axis=0), x.var(axis=0)
+    np.testing.assert_allclose(out, gamma * (x - mu) / np.sqrt(var + 10e-7) + beta, rtol=1e-12)
+    np.testing.assert_allclose(layer.running_mean, 0.1 * mu, rtol=1e-12)
+    np.testing.assert_allclose(layer.running_var, 0.1 * var, rtol=1e-12)
+    layer.forward(x)
+    np.testing.assert_allclose(layer.running_mean, 0.19 * mu, rtol=1e-12)
+    test_out = layer.forward(x, train_flg=False)
+    expected = gamma * (x - 0.19 * mu) / np.sqrt(0.19 * var + 10e-7) + beta
+    np.testing.assert_allclose(test_out, expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="BatchNormalization.forward: input has 4 activations"):
+        layer.forward(np.ones((2, 4)))
+
+
+# --------------------------------------------------------------------------
+# Convolution and Pooling
+# --------------------------------------------------------------------------
+def naive_conv(x, W, b, stride, pad):
+    N, C, H, Wd = x.shape
+    FN, _, FH, FW = W.shape
+    xp = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)])
+    OH, OW = (H + 2 * pad - FH) // stride + 1, (Wd + 2 * pad - FW) // stride + 1
+    out = np.empty((N, FN, OH, OW))
+    for i in range(OH):
+        for j in range(OW):
+            patch = xp[:, :, i * stride:i * stride + FH, j * stride:j * stride + FW]
+            out[:, :, i, j] = np.tensordot(patch, W, axes=([1, 2, 3], [1, 2, 3])) + b
+    return out
+
+
+def test_convolution_stride2_pad1_nonsquare(backend, rng):
+    x = rng.standard_normal((2, 3, 7, 6))
+    W = rng.standard_normal((4, 3, 3, 2))
+    b = rng.standard_normal(4)
+    layer = Convolution(W, b, stride=2, pad=1)
+    out = layer.forward(x)
+    np.testing.assert_allclose(out, naive_conv(x, W, b, 2, 1), rtol=1e-10, atol=1e-12)
+    assert layer.x is x
+    dout = rng.standard_normal(out.shape)
+    dx = layer.backward(dout)
+    f = scalar_of(lambda: Convolution(W, b, stride=2, pad=1).forward(x), dout)
+    check_close(dx, numerical_gradient(f, x))
+    check_close(layer.dW, numerical_gradient(f, W))
+    check_close(layer.db, numerical_gradient(f, b))
+
+
+def test_convolution_errors(backend, rng):
+    W, b = rng.standard_normal((2, 3, 3, 3)), np.zeros(2)
+    with pytest.raises(ValueError, match="Convolution.forward: input has 2 channels"):
+        Convolution(W, b).forward(np.ones((1, 2, 5, 5)))
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        Convolution(W, b).forward(np.ones((1, 3, 2, 2)))
+    with pytest.raises(ValueError, match="Convolution: W must be 4-D"):
+        Convolution(np.ones((2, 3)), b)
+
+
+@pytest.mark.parametrize("pool, stride, pad", [((2, 2), 2, 0), ((3, 2), 1, 1)])
+def test_pooling(backend, rng, pool, stride, pad):
+    x = rng.permutation(2 * 3 * 6 * 5).reshape(2, 3, 6, 5) / 10.0   # distinct values: no ties
+    ph, pw = pool
+    layer = Pooling(ph, pw, stride=stride, pad=pad)
+    out = layer.forward(x)
+    xp = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)])
+    OH, OW = (6 + 2 * pad - ph) // stride + 1, (5 + 2 * pad - pw) // stride + 1
+    expected = np.array([[[[xp[n, c, i * stride:i * stride + ph, j * stride:j * stride + pw].max()
+                            for j in range(OW)] for i in range(OH)] for c in range(3)] for n in range(2)])
+    np.testing.assert_array_equal(out, expected)
+    assert layer.arg_max.shape == out.shape and layer.x is x
+    dout = rng.standard_normal(out.shape)
+    dx = layer.backward(dout)
+    f = scalar_of(lambda: Pooling(ph, pw, stride=stride, pad=pad).forward(x), dout)
+    check_close(dx, numerical_gradient(f, x))
+
+
+# --------------------------------------------------------------------------
+# float32 stays float32
+# --------------------------------------------------------------------------
+def test_float32_layers_stay_float32(backend, rng):
+    f32 = np.float32
+    x4 = rng.standard_normal((2, 3, 6, 6)).astype(f32)
+    conv = Convolution(rng.standard_normal((4, 3, 3, 3)).astype(f32), np.zeros(4, f32), pad=1)
+    relu, pool = Relu(), Pooling(2, 2, stride=2)
+    bn = BatchNormalization(np.ones(4 * 3 * 3, f32), np.zeros(4 * 3 * 3, f32))
+    affine = Affine(rng.standard_normal((36, 5)).astype(f32), np.zeros(5, f32))
+    sig, drop, loss = Sigmoid(), Dropout(0.2), SoftmaxWithLoss()
+    h = pool.forward(relu.forward(conv.forward(x4)))
+    h = bn.forward(h)
+    h = drop.forward(sig.forward(affine.forward(h)))
+    assert h.dtype == f32
+    loss.forward(h, np.array([1, 4]))
+    assert loss.y.dtype == f32
+    d = loss.backward()
+    for layer in (drop, sig, affine, bn, pool, relu, conv):
+        d = layer.backward(d)
+        assert d.dtype == f32, type(layer).__name__
+    for g in (conv.dW, conv.db, affine.dW, affine.db, bn.dgamma, bn.dbeta):
+        assert g.dtype == f32
+    assert bn.running_mean.dtype == f32
