@@ -1,0 +1,99 @@
+"""Download a dataset's files into the cache, SHA-256 verified, with pooch.
+
+pooch streams each file into a temporary file in the destination directory,
+checks its SHA-256, and only then moves it to its final name; on a hash
+mismatch or a broken transfer the temporary file is deleted. So the cache
+never holds a partial or corrupt file under a real name.
+"""
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import DownloadError
+from .sources import ROLES
+
+__all__ = ["download_files", "USER_AGENT", "TIMEOUT"]
+
+
+def _user_agent():
+    from .. import __version__
+
+    return f"fastnn/{__version__} (dataset loader; +https://pypi.org/project/fastnn/)"
+
+
+USER_AGENT = _user_agent()
+# (connect, read) seconds for each request: a dead mirror fails fast.
+TIMEOUT = (10, 60)
+
+
+def _describe(exc):
+    """One short line for an exception raised while downloading: for a
+    connection failure, its root cause (e.g. the name that did not resolve)."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    text = str(reason if reason is not None else exc).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first[:300]}"
+
+
+@contextmanager
+def _quiet_pooch(pooch):
+    """pooch logs a line per attempt; our error/warning lists them instead."""
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def download_files(spec, destination, roles=ROLES):
+    """Download the files of ``spec`` for ``roles`` into ``destination``.
+
+    For each file the mirrors are tried in order; a mirror that cannot be
+    reached at all (connection error, timeout) is not tried again for the
+    other files. A file already in ``destination`` with the right hash is not
+    downloaded again.
+
+    Returns ``{role: Path}``. Raises :class:`DownloadError` (with every failed
+    attempt in ``.attempts``) when some file could not be fetched from any mirror.
+    """
+    import pooch
+    import requests
+
+    destination = Path(destination)
+    downloader = pooch.HTTPDownloader(
+        progressbar=False, headers={"User-Agent": USER_AGENT}, timeout=TIMEOUT
+    )
+    attempts, unreachable, files = [], set(), {}
+    for role in roles:
+        name = spec.files[role]
+        for mirror in spec.mirrors:
+            if mirror in unreachable:
+                continue
+            url = mirror + name
+            try:
+                with _quiet_pooch(pooch):
+                    fetched = pooch.retrieve(
+                        url,
+                        known_hash="sha256:" + spec.sha256[name],
+                        fname=name,
+                        path=destination,
+                        downloader=downloader,
+                    )
+                files[role] = Path(fetched)
+                break
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                unreachable.add(mirror)
+                attempts.append((url, _describe(exc)))
+            except (ValueError, OSError, requests.RequestException) as exc:
+                # ValueError: pooch's hash mismatch; OSError: cannot write;
+                # RequestException: HTTP errors, broken transfers.
+                attempts.append((url, _describe(exc)))
+        else:
+            tried = "\n".join(f"    {url}: {why}" for url, why in attempts)
+            raise DownloadError(
+                f"could not download {name} of {spec.title} into {destination}:\n{tried}",
+                attempts,
+            )
+    return files
