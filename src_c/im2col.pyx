@@ -1,2 +1,113 @@
-"""Compiled im2col / col2im (placeholder module: being written)."""
+"""Compiled im2col / col2im: the twins of ``fastnn.kernels.numpy_kernels``.
+
+Same arguments, same results (new C-contiguous arrays of the input's
+dtype). ``fastnn.kernels`` validates the arguments before calling here; the
+functions still check the shapes they rely on, so a direct call with bad
+arguments raises instead of reading out of bounds.
+
+Images are processed in parallel (OpenMP, ``fastnn.get_num_threads()``
+threads), each thread on whole images.
+"""
 include "_openmp.pxi"
+include "im2col_core.pxi"
+
+import numpy as np
+
+from cython.parallel cimport parallel, prange, threadid
+
+from fastnn._backend import get_num_threads
+
+
+def _geometry(where, shape, filter_h, filter_w, stride, pad):
+    """(N, C, H, W, OH, OW) of a sliding window, or ValueError."""
+    N, C, H, W = (int(s) for s in shape)
+    filter_h, filter_w, stride, pad = int(filter_h), int(filter_w), int(stride), int(pad)
+    if min(N, C, H, W) < 1 or filter_h < 1 or filter_w < 1 or stride < 1 or pad < 0:
+        raise ValueError(f"{where}: bad geometry: input {tuple(shape)}, filter "
+                         f"{filter_h}x{filter_w}, stride {stride}, pad {pad}")
+    if filter_h > H + 2 * pad or filter_w > W + 2 * pad:
+        raise ValueError(f"{where}: window {filter_h}x{filter_w} is larger than the padded "
+                         f"input {H + 2 * pad}x{W + 2 * pad}")
+    OH = (H + 2 * pad - filter_h) // stride + 1
+    OW = (W + 2 * pad - filter_w) // stride + 1
+    return N, C, H, W, OH, OW
+
+
+cdef void _image_to_rows(const real* img, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                         Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad,
+                         Py_ssize_t OH, Py_ssize_t OW, real* rows) noexcept nogil:
+    """The book's im2col of one image: rows (OH*OW, C*FH*FW), row (oy, ox), column (c, fy, fx)."""
+    cdef Py_ssize_t oy, ox, c, fy, fx, iy, ix0, fx_lo, fx_hi
+    cdef real* dst = rows
+    cdef const real* src
+    for oy in range(OH):
+        for ox in range(OW):
+            ix0 = ox * stride - pad           # input column under tap fx = 0
+            fx_lo = -ix0 if ix0 < 0 else 0
+            fx_hi = W - ix0 if W - ix0 < FW else FW
+            for c in range(C):
+                for fy in range(FH):
+                    iy = oy * stride + fy - pad
+                    if iy < 0 or iy >= H or fx_hi <= fx_lo:
+                        for fx in range(FW):
+                            dst[fx] = 0
+                    else:
+                        src = img + (c * H + iy) * W
+                        for fx in range(fx_lo):
+                            dst[fx] = 0
+                        for fx in range(fx_lo, fx_hi):
+                            dst[fx] = src[ix0 + fx]
+                        for fx in range(fx_hi, FW):
+                            dst[fx] = 0
+                    dst += FW
+
+
+def _im2col_impl(const real[:, :, :, ::1] x, real[:, ::1] col, Py_ssize_t FH, Py_ssize_t FW,
+                 Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t OH, Py_ssize_t OW, int nthreads):
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t per_image = OH * OW * C * FH * FW
+    cdef Py_ssize_t n
+    for n in prange(N, nogil=True, schedule="static", num_threads=nthreads):
+        _image_to_rows(&x[n, 0, 0, 0], C, H, W, FH, FW, stride, pad, OH, OW,
+                       &col[0, 0] + n * per_image)
+
+
+def _col2im_impl(const real[:, ::1] col, real[:, :, :, ::1] img, real[:, ::1] work,
+                 Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad,
+                 Py_ssize_t OH, Py_ssize_t OW, int nthreads):
+    cdef Py_ssize_t N = img.shape[0], C = img.shape[1], H = img.shape[2], W = img.shape[3]
+    cdef Py_ssize_t P = OH * OW, K = C * FH * FW
+    cdef Py_ssize_t n
+    cdef real* colT = NULL
+    with nogil, parallel(num_threads=nthreads):
+        colT = &work[threadid(), 0]
+        for n in prange(N, schedule="static"):
+            # Turn this image's rows (P, K) into colT (K, P), then fold it.
+            transpose_block(&col[0, 0] + n * P * K, P, K, colT)
+            memset(&img[n, 0, 0, 0], 0, C * H * W * sizeof(real))
+            colT_add_to_image(colT, C, H, W, FH, FW, stride, pad, OW, 0, OH, &img[n, 0, 0, 0])
+
+
+def _threads(N):
+    return max(1, min(int(get_num_threads()), int(N)))
+
+
+def im2col(x, filter_h, filter_w, stride=1, pad=0):
+    """x (N, C, H, W) -> col (N*OH*OW, C*FH*FW), as ``numpy_kernels.im2col``."""
+    N, C, H, W, OH, OW = _geometry("im2col", x.shape, filter_h, filter_w, stride, pad)
+    col = np.empty((N * OH * OW, C * filter_h * filter_w), dtype=x.dtype)
+    _im2col_impl(x, col, filter_h, filter_w, stride, pad, OH, OW, _threads(N))
+    return col
+
+
+def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
+    """col (N*OH*OW, C*FH*FW) -> image (N, C, H, W), as ``numpy_kernels.col2im``."""
+    N, C, H, W, OH, OW = _geometry("col2im", input_shape, filter_h, filter_w, stride, pad)
+    if col.ndim != 2 or col.shape[0] != N * OH * OW or col.shape[1] != C * filter_h * filter_w:
+        raise ValueError(f"col2im: col must have shape {(N * OH * OW, C * filter_h * filter_w)}, "
+                         f"got {col.shape}")
+    nthreads = _threads(N)
+    img = np.empty((N, C, H, W), dtype=col.dtype)
+    work = np.empty((nthreads, OH * OW * C * filter_h * filter_w), dtype=col.dtype)
+    _col2im_impl(col, img, work, filter_h, filter_w, stride, pad, OH, OW, nthreads)
+    return img

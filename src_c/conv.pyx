@@ -1,0 +1,217 @@
+"""Compiled convolution: the twins of ``numpy_kernels.conv_forward/backward``.
+
+The NumPy version builds the im2col matrix of the whole batch (N*OH*OW rows
+of C*FH*FW values: 90 MB for a batch of 100 16-channel 28x28 images) and
+then reorders the product into NCHW. Here each image is handled on its own,
+in chunks of output rows small enough for the core's cache:
+
+    colT  (K, P)   = the image's patches, one row per filter tap   (K = C*FH*FW)
+    out[n] (FN, P) = W (FN, K) @ colT + b                            (P = OH*OW)
+
+so the matrix product (BLAS gemm) writes straight into the NCHW output.
+The backward pass rebuilds colT chunk by chunk (cheaper than storing it):
+
+    dW    += dout[n] (FN, P) @ colT^T        per-thread partial sums, added in
+    db    += row sums of dout[n]             thread order afterwards
+    dcolT  = W^T (K, FN) @ dout[n]           then folded into dx[n] (col2im)
+
+Threads: OpenMP threads take whole images (``fastnn.get_num_threads()``),
+each calling a single-threaded BLAS; with fewer images than threads (batch 1)
+the images run one after another and BLAS gets the threads instead.
+"""
+include "_openmp.pxi"
+include "im2col_core.pxi"
+include "blas_gemm.pxi"
+
+import numpy as np
+
+from cython.parallel cimport parallel, prange, threadid
+
+from fastnn._backend import get_num_threads
+
+#: Upper bound on one thread's colT chunk, in bytes. The chunk is filled,
+#: multiplied and (backward) folded back while it is still in the core's
+#: cache; measured in bench/_conv_timing.py.
+WORKSPACE_BYTES = 512 * 1024
+
+_INT_MAX = 2 ** 31 - 1   # BLAS takes 32-bit int sizes
+
+
+# --------------------------------------------------------------------------
+# One image
+# --------------------------------------------------------------------------
+cdef void _forward_image(const real* img, const real* Wm, const real* b, real* out,
+                         real* colT, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                         Py_ssize_t FN, Py_ssize_t FH, Py_ssize_t FW,
+                         Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t OH, Py_ssize_t OW,
+                         Py_ssize_t rows) noexcept nogil:
+    """out (FN, OH*OW) = W (FN, K) @ colT (K, OH*OW) + b, `rows` output rows at a time."""
+    cdef Py_ssize_t K = C * FH * FW, P = OH * OW
+    cdef Py_ssize_t oy0 = 0, oy1, p0, Pc, f, p
+    while oy0 < OH:
+        oy1 = oy0 + rows if oy0 + rows < OH else OH
+        p0 = oy0 * OW
+        Pc = (oy1 - oy0) * OW
+        image_to_colT(img, C, H, W, FH, FW, stride, pad, OW, oy0, oy1, colT)
+        for f in range(FN):                  # the bias, then gemm adds W @ colT (beta = 1)
+            for p in range(p0, p0 + Pc):
+                out[f * P + p] = b[f]
+        matmul_rm(c'N', c'N', <int>FN, <int>Pc, <int>K, 1, Wm, <int>K, colT, <int>Pc,
+                  1, out + p0, <int>P)
+        oy0 = oy1
+
+
+cdef void _backward_image(const real* img, const real* Wm, const real* dout, real* dx,
+                          real* dW, real* db, real* colT,
+                          Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                          Py_ssize_t FN, Py_ssize_t FH, Py_ssize_t FW,
+                          Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t OH, Py_ssize_t OW,
+                          Py_ssize_t rows) noexcept nogil:
+    """dx = fold(W^T @ dout) of one image; dW (FN, K) and db (FN,) are accumulated."""
+    cdef Py_ssize_t K = C * FH * FW, P = OH * OW
+    cdef Py_ssize_t oy0 = 0, oy1, p0, Pc, f, p
+    cdef real s
+    for f in range(FN):
+        s = 0
+        for p in range(P):
+            s = s + dout[f * P + p]
+        db[f] += s
+    memset(dx, 0, C * H * W * sizeof(real))
+    while oy0 < OH:
+        oy1 = oy0 + rows if oy0 + rows < OH else OH
+        p0 = oy0 * OW
+        Pc = (oy1 - oy0) * OW
+        image_to_colT(img, C, H, W, FH, FW, stride, pad, OW, oy0, oy1, colT)
+        # dW (FN, K) += dout[:, chunk] (FN, Pc) @ colT^T (Pc, K)
+        matmul_rm(c'N', c'T', <int>FN, <int>K, <int>Pc, 1, dout + p0, <int>P, colT, <int>Pc,
+                  1, dW, <int>K)
+        # colT is no longer needed: reuse it for dcolT (K, Pc) = W^T (K, FN) @ dout[:, chunk]
+        matmul_rm(c'T', c'N', <int>K, <int>Pc, <int>FN, 1, Wm, <int>K, dout + p0, <int>P,
+                  0, colT, <int>Pc)
+        colT_add_to_image(colT, C, H, W, FH, FW, stride, pad, OW, oy0, oy1, dx)
+        oy0 = oy1
+
+
+# --------------------------------------------------------------------------
+# The batch, in parallel over images
+# --------------------------------------------------------------------------
+def _forward_batch(const real[:, :, :, ::1] x, const real[:, :, :, ::1] Wt, const real[::1] b,
+                   real[:, :, :, ::1] out, real[:, ::1] work,
+                   Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t rows, int nthreads):
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t FN = Wt.shape[0], FH = Wt.shape[2], FW = Wt.shape[3]
+    cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
+    cdef Py_ssize_t n
+    cdef real* colT = NULL
+    with nogil, parallel(num_threads=nthreads):
+        colT = &work[threadid(), 0]
+        for n in prange(N, schedule="static"):
+            _forward_image(&x[n, 0, 0, 0], &Wt[0, 0, 0, 0], &b[0], &out[n, 0, 0, 0], colT,
+                           C, H, W, FN, FH, FW, stride, pad, OH, OW, rows)
+
+
+def _backward_batch(const real[:, :, :, ::1] dout, const real[:, :, :, ::1] x,
+                    const real[:, :, :, ::1] Wt, real[:, :, :, ::1] dx,
+                    real[:, ::1] dW_parts, real[:, ::1] db_parts, real[:, ::1] work,
+                    Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t rows, int nthreads):
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t FN = Wt.shape[0], FH = Wt.shape[2], FW = Wt.shape[3]
+    cdef Py_ssize_t OH = dout.shape[2], OW = dout.shape[3]
+    cdef Py_ssize_t n, t
+    cdef real* colT = NULL
+    with nogil, parallel(num_threads=nthreads):
+        t = threadid()
+        colT = &work[t, 0]
+        # static schedule: the same images go to the same thread every call,
+        # so the partial sums (and their total) are reproducible.
+        for n in prange(N, schedule="static"):
+            _backward_image(&x[n, 0, 0, 0], &Wt[0, 0, 0, 0], &dout[n, 0, 0, 0], &dx[n, 0, 0, 0],
+                            &dW_parts[t, 0], &db_parts[t, 0], colT,
+                            C, H, W, FN, FH, FW, stride, pad, OH, OW, rows)
+
+
+# --------------------------------------------------------------------------
+# Python entry points
+# --------------------------------------------------------------------------
+_controller = None
+
+
+def _blas_threads(n):
+    """Context manager limiting SciPy's BLAS to n threads (threadpoolctl).
+
+    The ThreadpoolController is built once (building one is slow) and after
+    scipy.linalg.cython_blas is loaded, which this module's import ensures.
+    """
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=int(n), user_api="blas")
+
+
+def _plan(where, x, Wt, stride, pad):
+    """Check what the loops rely on; return (N, C, H, W, FN, FH, FW, OH, OW, rows, threads)."""
+    if x.ndim != 4 or Wt.ndim != 4:
+        raise ValueError(f"{where}: x and W must be 4-D, got shapes {x.shape} and {Wt.shape}")
+    N, C, H, W = x.shape
+    FN, WC, FH, FW = Wt.shape
+    stride, pad = int(stride), int(pad)
+    if WC != C:
+        raise ValueError(f"{where}: input has {C} channels but W {Wt.shape} expects {WC}")
+    if min(N, C, H, W, FN, FH, FW) < 1 or stride < 1 or pad < 0:
+        raise ValueError(f"{where}: bad geometry: x {x.shape}, W {Wt.shape}, stride {stride}, pad {pad}")
+    if FH > H + 2 * pad or FW > W + 2 * pad:
+        raise ValueError(f"{where}: filter {FH}x{FW} is larger than the padded input "
+                         f"{H + 2 * pad}x{W + 2 * pad}")
+    OH = (H + 2 * pad - FH) // stride + 1
+    OW = (W + 2 * pad - FW) // stride + 1
+    K = C * FH * FW
+    if max(K, OH * OW, FN) > _INT_MAX:
+        raise ValueError(f"{where}: matrices too large for BLAS (K={K}, OH*OW={OH * OW})")
+    rows = max(1, min(OH, WORKSPACE_BYTES // (K * OW * x.itemsize)))
+    return N, C, H, W, FN, FH, FW, OH, OW, rows
+
+
+def _threads(N):
+    """(OpenMP threads over images, BLAS threads inside each)."""
+    n = max(1, int(get_num_threads()))
+    if N >= n and n > 1:
+        return n, 1
+    return 1, n
+
+
+def conv_forward(x, W, b, stride=1, pad=0):
+    """x (N,C,H,W), W (FN,C,FH,FW), b (FN,) -> (out (N,FN,OH,OW), None).
+
+    As ``numpy_kernels.conv_forward``; no im2col matrix is kept, hence None.
+    """
+    N, C, H, Wd, FN, FH, FW, OH, OW, rows = _plan("conv_forward", x, W, stride, pad)
+    if b.ndim != 1 or b.shape[0] != FN:
+        raise ValueError(f"conv_forward: bias must have shape ({FN},), got {b.shape}")
+    omp, blas = _threads(N)
+    out = np.empty((N, FN, OH, OW), dtype=x.dtype)
+    work = np.empty((omp, C * FH * FW * rows * OW), dtype=x.dtype)
+    with _blas_threads(blas):
+        _forward_batch(x, W, b, out, work, stride, pad, rows, omp)
+    return out, None
+
+
+def conv_backward(dout, x, W, stride=1, pad=0):
+    """Gradients of conv_forward -> (dx (N,C,H,W), dW (FN,C,FH,FW), db (FN,))."""
+    N, C, H, Wd, FN, FH, FW, OH, OW, rows = _plan("conv_backward", x, W, stride, pad)
+    if dout.shape != (N, FN, OH, OW):
+        raise ValueError(f"conv_backward: dout must have shape {(N, FN, OH, OW)}, got {dout.shape}")
+    omp, blas = _threads(N)
+    K = C * FH * FW
+    dx = np.empty((N, C, H, Wd), dtype=x.dtype)
+    dW_parts = np.zeros((omp, FN * K), dtype=x.dtype)
+    db_parts = np.zeros((omp, FN), dtype=x.dtype)
+    work = np.empty((omp, K * rows * OW), dtype=x.dtype)
+    with _blas_threads(blas):
+        _backward_batch(dout, x, W, dx, dW_parts, db_parts, work, stride, pad, rows, omp)
+    # add the threads' partial sums in thread order (deterministic)
+    dW, db = dW_parts[0], db_parts[0]
+    for t in range(1, omp):
+        dW += dW_parts[t]
+        db += db_parts[t]
+    return dx, dW.reshape(FN, C, FH, FW), db
