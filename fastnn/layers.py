@@ -21,6 +21,14 @@ import numpy as np
 
 from . import kernels
 from .functions import sigmoid
+from .kernels import _checks
+
+
+def _after_forward(where, value):
+    """Return what forward stored, or say that backward came first."""
+    if value is None:
+        raise RuntimeError(f"{where}: call forward before backward")
+    return value
 
 
 # --------------------------------------------------------------------------
@@ -83,7 +91,7 @@ class Relu:
         return self.out
 
     def backward(self, dout):
-        return kernels.relu_backward(dout, self.out)
+        return kernels.relu_backward(dout, _after_forward("Relu.backward", self.out))
 
 
 class Sigmoid:
@@ -97,7 +105,8 @@ class Sigmoid:
         return self.out
 
     def backward(self, dout):
-        return dout * (1.0 - self.out) * self.out
+        out = _after_forward("Sigmoid.backward", self.out)
+        return dout * (1.0 - out) * out
 
 
 # --------------------------------------------------------------------------
@@ -143,7 +152,8 @@ class Affine:
         return kernels.affine_forward(self.x, self.W, self.b)
 
     def backward(self, dout):
-        dx, self.dW, self.db = kernels.affine_backward(dout, self.x, self.W)
+        x = _after_forward("Affine.backward", self.x)
+        dx, self.dW, self.db = kernels.affine_backward(dout, x, self.W)
         return dx.reshape(self.original_x_shape)
 
 
@@ -186,6 +196,7 @@ class SoftmaxWithLoss:
         return self.loss
 
     def backward(self, dout=1):
+        _after_forward("SoftmaxWithLoss.backward", self.y)
         y2 = self.y.reshape(self._t2.shape[0], -1)
         dx = kernels.softmax_cross_entropy_backward(y2, self._t2, dout)
         return dx.reshape(self.y.shape)
@@ -218,7 +229,7 @@ class Dropout:
         return x * (1.0 - self.dropout_ratio)
 
     def backward(self, dout):
-        return dout * self.mask
+        return dout * _after_forward("Dropout.backward (after a training forward)", self.mask)
 
 
 class BatchNormalization:
@@ -304,7 +315,13 @@ class BatchNormalization:
         return self.gamma * xn + self.beta
 
     def backward(self, dout):
-        dout2 = np.asarray(dout).reshape(self.batch_size, -1)
+        _after_forward("BatchNormalization.backward (after a training forward)", self.xn)
+        dout = np.asarray(dout)
+        if dout.shape != self.input_shape:
+            raise ValueError(
+                f"BatchNormalization.backward: dout must have shape {self.input_shape}, got {dout.shape}"
+            )
+        dout2 = dout.reshape(self.batch_size, -1)
         return self._backward(dout2).reshape(self.input_shape)
 
     def _backward(self, dout):
@@ -340,8 +357,8 @@ class Convolution:
         self.b = _param("Convolution", "b", b, None)
         if b.size != W.shape[0]:
             raise ValueError(f"Convolution: b has {b.size} values for {W.shape[0]} filters")
-        self.stride = stride
-        self.pad = pad
+        self.stride = _checks.positive_int("Convolution", "stride", stride)
+        self.pad = _checks.non_negative_int("Convolution", "pad", pad)
         self.x = None
         self.col = None
         self.dW = None
@@ -358,8 +375,9 @@ class Convolution:
         return out
 
     def backward(self, dout):
+        x = _after_forward("Convolution.backward", self.x)
         dx, self.dW, self.db = kernels.conv_backward(
-            dout, self.x, self.W, self.stride, self.pad, col=self.col
+            dout, x, self.W, self.stride, self.pad, col=self.col
         )
         return dx
 
@@ -373,10 +391,10 @@ class Pooling:
     """
 
     def __init__(self, pool_h, pool_w, stride=2, pad=0):
-        self.pool_h = pool_h
-        self.pool_w = pool_w
-        self.stride = stride
-        self.pad = pad
+        self.pool_h = _checks.positive_int("Pooling", "pool_h", pool_h)
+        self.pool_w = _checks.positive_int("Pooling", "pool_w", pool_w)
+        self.stride = _checks.positive_int("Pooling", "stride", stride)
+        self.pad = _checks.non_negative_int("Pooling", "pad", pad)
         self.x = None
         self.arg_max = None
 
@@ -386,8 +404,9 @@ class Pooling:
         return out
 
     def backward(self, dout):
+        x = _after_forward("Pooling.backward", self.x)
         return kernels.maxpool_backward(
-            dout, self.arg_max, np.shape(self.x), self.pool_h, self.pool_w, self.stride, self.pad
+            dout, self.arg_max, np.shape(x), self.pool_h, self.pool_w, self.stride, self.pad
         )
 
 

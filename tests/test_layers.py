@@ -307,3 +307,69 @@ def test_float32_layers_stay_float32(backend, rng):
     for g in (conv.dW, conv.db, affine.dW, affine.db, bn.dgamma, bn.dbeta):
         assert g.dtype == f32
     assert bn.running_mean.dtype == f32
+
+
+# --------------------------------------------------------------------------
+# Misuse gets a clear error
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("make, name", [
+    (lambda: Relu(), "Relu"), (lambda: Sigmoid(), "Sigmoid"),
+    (lambda: Affine(np.ones((2, 2)), np.zeros(2)), "Affine"),
+    (lambda: Convolution(np.ones((1, 1, 2, 2)), np.zeros(1)), "Convolution"),
+    (lambda: Pooling(2, 2), "Pooling"), (lambda: Dropout(), "Dropout"),
+    (lambda: BatchNormalization(np.ones(2), np.zeros(2)), "BatchNormalization"),
+])
+def test_backward_before_forward(make, name):
+    with pytest.raises(RuntimeError, match=f"{name}.backward.*call forward before backward"):
+        make().backward(np.ones((1, 2)))
+    with pytest.raises(RuntimeError, match="SoftmaxWithLoss.backward: call forward before backward"):
+        SoftmaxWithLoss().backward()
+
+
+def test_window_arguments_checked_at_construction():
+    with pytest.raises(ValueError, match="Pooling: stride must be >= 1, got 0"):
+        Pooling(2, 2, stride=0)
+    with pytest.raises(TypeError, match="Pooling: pool_h must be an int, got 2.5"):
+        Pooling(2.5, 2)
+    with pytest.raises(ValueError, match="Convolution: pad must be >= 0, got -1"):
+        Convolution(np.ones((1, 1, 2, 2)), np.zeros(1), pad=-1)
+    with pytest.raises(ValueError, match="Convolution: b has 2 values for 1 filters"):
+        Convolution(np.ones((1, 1, 2, 2)), np.zeros(2))
+
+
+def test_batchnorm_backward_shape_checked(rng):
+    layer = BatchNormalization(np.ones(3), np.zeros(3))
+    layer.forward(rng.standard_normal((4, 3)))
+    with pytest.raises(ValueError, match="BatchNormalization.backward: dout must have shape \\(4, 3\\)"):
+        layer.backward(np.ones((4, 2)))
+
+
+# --------------------------------------------------------------------------
+# One compute path: both backends give the same numbers
+# --------------------------------------------------------------------------
+def small_convnet_pass(x, t, params):
+    """Forward and backward through Conv-Relu-Pool-Affine-SoftmaxWithLoss; returns every result."""
+    conv = Convolution(params["W1"], params["b1"], stride=1, pad=1)
+    relu, pool = Relu(), Pooling(2, 2, stride=2)
+    affine, loss_layer = Affine(params["W2"], params["b2"]), SoftmaxWithLoss()
+    loss = loss_layer.forward(affine.forward(pool.forward(relu.forward(conv.forward(x)))), t)
+    dx = conv.backward(relu.backward(pool.backward(affine.backward(loss_layer.backward()))))
+    return [np.asarray(loss), loss_layer.y, dx, conv.dW, conv.db, affine.dW, affine.db]
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 1e-4)])
+def test_backends_agree(rng, dtype, rtol):
+    x = rng.standard_normal((4, 2, 8, 8)).astype(dtype)
+    t = np.array([0, 2, 1, 2])
+    params = {
+        "W1": (0.3 * rng.standard_normal((3, 2, 3, 3))).astype(dtype), "b1": np.full(3, 0.1, dtype),
+        "W2": (0.3 * rng.standard_normal((48, 3))).astype(dtype), "b2": np.zeros(3, dtype),
+    }
+    import fastnn
+    with fastnn.use_backend("numpy"):
+        ref = small_convnet_pass(x, t, params)
+    with fastnn.use_backend("cython"):
+        got = small_convnet_pass(x, t, params)
+    for r, g in zip(ref, got):
+        assert g.dtype == r.dtype
+        np.testing.assert_allclose(g, r, rtol=rtol, atol=rtol * np.abs(r).max())
