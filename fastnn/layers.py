@@ -388,9 +388,11 @@ class Pooling:
     forward(x (N, C, H, W)) -> (N, C, OH, OW), OH = (H + 2*pad - pool_h) // stride + 1.
     Keeps ``x`` and ``arg_max`` ((N, C, OH, OW) int64: the winner's index
     fy*pool_w + fx inside its window). backward routes each gradient to it.
+    ``stride`` defaults to 1 as in the book's code; the book's networks pass
+    stride=2 for their 2x2 pooling.
     """
 
-    def __init__(self, pool_h, pool_w, stride=2, pad=0):
+    def __init__(self, pool_h, pool_w, stride=1, pad=0):
         self.pool_h = _checks.positive_int("Pooling", "pool_h", pool_h)
         self.pool_w = _checks.positive_int("Pooling", "pool_w", pool_w)
         self.stride = _checks.positive_int("Pooling", "stride", stride)

@@ -326,6 +326,12 @@ def test_backward_before_forward(make, name):
         SoftmaxWithLoss().backward()
 
 
+def test_pooling_default_stride_is_the_books(rng):
+    layer = Pooling(2, 2)
+    assert (layer.stride, layer.pad) == (1, 0)
+    assert layer.forward(rng.standard_normal((1, 1, 4, 4))).shape == (1, 1, 3, 3)
+
+
 def test_window_arguments_checked_at_construction():
     with pytest.raises(ValueError, match="Pooling: stride must be >= 1, got 0"):
         Pooling(2, 2, stride=0)
