@@ -1,0 +1,155 @@
+"""Compiled elementwise kernels: ReLU and the optimizer updates.
+
+Twins of ``numpy_kernels.relu_forward/relu_backward/sgd_update/
+momentum_update/adam_update``. NumPy evaluates these formulas one whole-array
+operation at a time, with a temporary array per step; here every element goes
+through the whole formula in one pass.
+
+Arrays of any shape arrive C-contiguous and of one float dtype (checked by
+``fastnn.kernels``), so each kernel works on the flat 1-D view. The update
+kernels write in place into ``param`` and the optimizer state arrays.
+
+To give the same numbers as NumPy, the scalars (lr, momentum, ...) are first
+rounded to the arrays' dtype, and each formula is evaluated in the same order
+as in ``numpy_kernels`` (``array * python_float`` computes in the array's
+dtype under NumPy 2). Large arrays are split over threads.
+"""
+import numpy as np
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport sqrt, sqrtf
+
+from fastnn import _backend
+
+include "_openmp.pxi"
+
+# Below this many elements a call is too small to be worth threads.
+PARALLEL_MIN_SIZE = 1 << 17
+
+
+def _threads_for(size):
+    """Threads for an array of ``size`` elements: 1 when threads would not pay."""
+    if size < PARALLEL_MIN_SIZE:
+        return 1
+    return _backend.get_num_threads()
+
+
+cdef inline floating _sqrt(floating v) noexcept nogil:
+    if floating is double:
+        return sqrt(v)
+    else:
+        return sqrtf(v)
+
+
+# --------------------------------------------------------------------------
+# ReLU
+# --------------------------------------------------------------------------
+cdef void _relu_forward(const floating[::1] x, floating[::1] out, int threads) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating v
+    for i in prange(x.shape[0], num_threads=threads, schedule="static"):
+        v = x[i]
+        # np.maximum(x, 0): NaN stays NaN, -0.0 becomes +0.0.
+        out[i] = v if (v > 0 or v != v) else 0
+
+
+cdef void _relu_backward(
+    const floating[::1] dout, const floating[::1] out, floating[::1] dx, int threads,
+) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in prange(dout.shape[0], num_threads=threads, schedule="static"):
+        dx[i] = dout[i] if out[i] > 0 else 0
+
+
+def relu_forward(x):
+    """max(x, 0) of a C-contiguous float array of any shape."""
+    out = np.empty_like(x)
+    threads = _threads_for(x.size)
+    if x.dtype == np.float64:
+        _relu_forward[double](x.reshape(-1), out.reshape(-1), threads)
+    else:
+        _relu_forward[float](x.reshape(-1), out.reshape(-1), threads)
+    return out
+
+
+def relu_backward(dout, out):
+    """dout where the forward output was > 0, else 0 (same shape and dtype as dout)."""
+    dx = np.empty_like(dout)
+    threads = _threads_for(dout.size)
+    if dout.dtype == np.float64:
+        _relu_backward[double](dout.reshape(-1), out.reshape(-1), dx.reshape(-1), threads)
+    else:
+        _relu_backward[float](dout.reshape(-1), out.reshape(-1), dx.reshape(-1), threads)
+    return dx
+
+
+# --------------------------------------------------------------------------
+# Optimizer updates (in place)
+# --------------------------------------------------------------------------
+cdef void _sgd(floating[::1] p, const floating[::1] g, floating lr, int threads) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in prange(p.shape[0], num_threads=threads, schedule="static"):
+        p[i] = p[i] - lr * g[i]
+
+
+cdef void _momentum(
+    floating[::1] p, const floating[::1] g, floating[::1] vel,
+    floating lr, floating momentum, int threads,
+) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating v
+    for i in prange(p.shape[0], num_threads=threads, schedule="static"):
+        v = vel[i] * momentum - lr * g[i]
+        vel[i] = v
+        p[i] = p[i] + v
+
+
+cdef void _adam(
+    floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v,
+    floating lr_t, floating one_minus_beta1, floating one_minus_beta2, floating eps,
+    int threads,
+) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating gi, mi, vi
+    for i in prange(p.shape[0], num_threads=threads, schedule="static"):
+        gi = g[i]
+        mi = m[i] + one_minus_beta1 * (gi - m[i])
+        vi = v[i] + one_minus_beta2 * (gi * gi - v[i])
+        m[i] = mi
+        v[i] = vi
+        p[i] = p[i] - lr_t * mi / (_sqrt(vi) + eps)
+
+
+def sgd_update(param, grad, lr):
+    """In place: param -= lr * grad."""
+    threads = _threads_for(param.size)
+    if param.dtype == np.float64:
+        _sgd[double](param.reshape(-1), grad.reshape(-1), lr, threads)
+    else:
+        _sgd[float](param.reshape(-1), grad.reshape(-1), lr, threads)
+
+
+def momentum_update(param, grad, velocity, lr, momentum):
+    """In place: v = momentum*v - lr*grad; param += v."""
+    threads = _threads_for(param.size)
+    args = (param.reshape(-1), grad.reshape(-1), velocity.reshape(-1), lr, momentum, threads)
+    if param.dtype == np.float64:
+        _momentum[double](*args)
+    else:
+        _momentum[float](*args)
+
+
+def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps=1e-7):
+    """In place, one Adam step with the bias correction folded into ``lr_t``:
+
+    m += (1-beta1)(g - m);  v += (1-beta2)(g*g - v);  param -= lr_t * m / (sqrt(v) + eps).
+    """
+    threads = _threads_for(param.size)
+    # 1 - beta is computed in double and then rounded, as NumPy does.
+    args = (param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
+            lr_t, 1.0 - beta1, 1.0 - beta2, eps, threads)
+    if param.dtype == np.float64:
+        _adam[double](*args)
+    else:
+        _adam[float](*args)

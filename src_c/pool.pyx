@@ -1,0 +1,183 @@
+"""Compiled max pooling: the twins of ``numpy_kernels.maxpool_forward/backward``.
+
+The NumPy reference unfolds the input with im2col and takes an argmax per
+row; here each output cell scans its window directly, so nothing but the
+outputs is allocated.
+
+Semantics kept from the reference (so results are identical):
+
+* a window cell that falls in the padding has the value 0;
+* ``argmax`` is the position inside the window, ``fy*pool_w + fx``;
+* the first maximum in (fy, fx) order wins ties;
+* NaN counts as the largest value and the first NaN wins (``np.argmax``).
+
+Arguments arrive validated by ``fastnn.kernels`` (4-D, C-contiguous, float32
+or float64, a window that fits in the padded input, argmax in range), which
+is why the loops below run without bounds checks.
+
+Work is split over the N*C image planes (each plane is independent, also in
+the backward pass, so threads never write to the same memory).
+"""
+import numpy as np
+
+from cython.parallel cimport prange
+from cython cimport floating
+from libc.stdint cimport int64_t
+
+from fastnn import _backend
+
+include "_openmp.pxi"
+
+# Below this many window reads a call is too small to be worth threads.
+PARALLEL_MIN_WORK = 1 << 15
+
+
+def _threads_for(work):
+    """Threads for a call that reads ``work`` elements: 1 when threads would not pay."""
+    if work < PARALLEL_MIN_WORK:
+        return 1
+    return _backend.get_num_threads()
+
+
+cdef floating _window_max(
+    const floating* img, Py_ssize_t H, Py_ssize_t W, Py_ssize_t y0, Py_ssize_t x0,
+    Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t* best_k,
+) noexcept nogil:
+    """Max of the window whose top-left corner is (y0, x0), any position.
+
+    The general case: cells in the padding read as 0, and a NaN beats
+    everything with the first NaN winning, exactly like np.argmax.
+    """
+    cdef Py_ssize_t fy, fx, y, x, k = 0
+    cdef floating v, best = 0
+    best_k[0] = -1
+    for fy in range(pool_h):
+        y = y0 + fy
+        for fx in range(pool_w):
+            x = x0 + fx
+            v = img[y * W + x] if (0 <= y < H and 0 <= x < W) else 0
+            if best_k[0] < 0 or v > best or (v != v and best == best):
+                best = v
+                best_k[0] = k
+            k += 1
+    return best
+
+
+cdef void _pool_plane(
+    const floating* img, floating* out, int64_t* arg,
+    Py_ssize_t H, Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW,
+    Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad,
+) noexcept nogil:
+    """Max pooling of one (H, W) plane into one (OH, OW) plane."""
+    cdef Py_ssize_t oy, ox, fy, fx, y0, x0, best_k
+    cdef floating v, best
+    cdef bint take, seen_nan
+    cdef const floating* corner
+    for oy in range(OH):
+        y0 = oy * stride - pad
+        for ox in range(OW):
+            x0 = ox * stride - pad
+            if y0 >= 0 and x0 >= 0 and y0 + pool_h <= H and x0 + pool_w <= W:
+                # Fast path, the whole window inside the image. The selects
+                # below compile without branches (random data would
+                # mispredict them half of the time); a NaN only sets a flag
+                # and sends the window to the exact general code.
+                corner = img + y0 * W + x0
+                best = corner[0]
+                best_k = 0
+                seen_nan = False
+                for fy in range(pool_h):
+                    for fx in range(pool_w):
+                        v = corner[fy * W + fx]
+                        take = v > best
+                        best = v if take else best
+                        best_k = fy * pool_w + fx if take else best_k
+                        seen_nan = seen_nan | (v != v)
+                if seen_nan:
+                    best = _window_max(img, H, W, y0, x0, pool_h, pool_w, &best_k)
+            else:
+                best = _window_max(img, H, W, y0, x0, pool_h, pool_w, &best_k)
+            out[oy * OW + ox] = best
+            arg[oy * OW + ox] = best_k
+
+
+cdef void _unpool_plane(
+    const floating* dout, const int64_t* arg, floating* dimg,
+    Py_ssize_t H, Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW,
+    Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad,
+) noexcept nogil:
+    """Add each output gradient of one plane to the input cell that won its window.
+
+    Overlapping windows (stride < pool size) add up; a winner in the padding
+    has no input cell and its gradient is dropped.
+    """
+    cdef Py_ssize_t oy, ox, y, x, k
+    for oy in range(OH):
+        for ox in range(OW):
+            k = arg[oy * OW + ox]
+            y = oy * stride - pad + k // pool_w
+            x = ox * stride - pad + k % pool_w
+            if 0 <= y < H and 0 <= x < W:
+                dimg[y * W + x] += dout[oy * OW + ox]
+
+
+cdef void _forward(
+    const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out, int64_t[:, :, :, ::1] arg,
+    Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad, int threads,
+) noexcept nogil:
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
+    cdef Py_ssize_t plane, n, c
+    for plane in prange(N * C, num_threads=threads, schedule="static"):
+        n = plane // C
+        c = plane % C
+        _pool_plane(&x[n, c, 0, 0], &out[n, c, 0, 0], &arg[n, c, 0, 0],
+                    H, W, OH, OW, pool_h, pool_w, stride, pad)
+
+
+cdef void _backward(
+    const floating[:, :, :, ::1] dout, const int64_t[:, :, :, ::1] arg, floating[:, :, :, ::1] dx,
+    Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad, int threads,
+) noexcept nogil:
+    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
+    cdef Py_ssize_t OH = dout.shape[2], OW = dout.shape[3]
+    cdef Py_ssize_t plane, n, c
+    for plane in prange(N * C, num_threads=threads, schedule="static"):
+        n = plane // C
+        c = plane % C
+        _unpool_plane(&dout[n, c, 0, 0], &arg[n, c, 0, 0], &dx[n, c, 0, 0],
+                      H, W, OH, OW, pool_w, stride, pad)
+
+
+def maxpool_forward(x, pool_h, pool_w, stride=2, pad=0):
+    """x (N, C, H, W) -> (out (N, C, OH, OW), argmax (N, C, OH, OW) int64).
+
+    See ``numpy_kernels.maxpool_forward``; ``x`` must already be validated.
+    """
+    cdef Py_ssize_t ph = pool_h, pw = pool_w, s = stride, p = pad
+    N, C, H, W = x.shape
+    OH = (H + 2 * p - ph) // s + 1
+    OW = (W + 2 * p - pw) // s + 1
+    out = np.empty((N, C, OH, OW), dtype=x.dtype)
+    argmax = np.empty((N, C, OH, OW), dtype=np.int64)
+    cdef int threads = _threads_for(out.size * ph * pw)
+    if x.dtype == np.float64:
+        _forward[double](x, out, argmax, ph, pw, s, p, threads)
+    else:
+        _forward[float](x, out, argmax, ph, pw, s, p, threads)
+    return out, argmax
+
+
+def maxpool_backward(dout, argmax, input_shape, pool_h, pool_w, stride=2, pad=0):
+    """dout, argmax (N, C, OH, OW) -> dx (N, C, H, W) with ``input_shape``.
+
+    See ``numpy_kernels.maxpool_backward``; arguments must already be validated.
+    """
+    cdef Py_ssize_t pw = pool_w, s = stride, p = pad
+    dx = np.zeros(tuple(input_shape), dtype=dout.dtype)
+    cdef int threads = _threads_for(dx.size + dout.size)
+    if dout.dtype == np.float64:
+        _backward[double](dout, argmax, dx, pw, s, p, threads)
+    else:
+        _backward[float](dout, argmax, dx, pw, s, p, threads)
+    return dx
