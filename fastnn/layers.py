@@ -179,16 +179,17 @@ class SoftmaxWithLoss:
     def forward(self, x, t):
         x = np.asarray(x)
         t = np.asarray(t)
-        if x.ndim == 1:
-            # One sample: view it as a batch of one.
-            x2 = x.reshape(1, -1)
-            t2 = t.reshape(1, -1) if t.size == x.size and t.size > 1 else t.reshape(1)
-        elif x.ndim == 2:
-            x2, t2 = x, t
-        else:
+        if x.ndim not in (1, 2):
             raise ValueError(
                 f"SoftmaxWithLoss.forward: scores must be (N, K) or (K,), got shape {x.shape}"
             )
+        x2 = x.reshape(1, -1) if x.ndim == 1 else x    # one sample: a batch of one
+        if t.size == x2.size and x2.shape[1] > 1:
+            t2 = t.reshape(x2.shape)                     # one-hot, as the book decides by size
+        elif x.ndim == 1:
+            t2 = t.reshape(-1)                           # the label of the one sample
+        else:
+            t2 = t
         self.loss, y2 = kernels.softmax_cross_entropy_forward(x2, t2)
         self.y = y2.reshape(x.shape)
         self.t = t

@@ -149,6 +149,13 @@ def test_softmax_with_loss_single_sample(backend, rng, t):
     check_close(dx, numerical_gradient(lambda _: SoftmaxWithLoss().forward(x, t), x), rtol=2e-5)
 
 
+def test_softmax_with_loss_one_hot_row_for_batch_of_one(backend, rng):
+    # The book tells one-hot targets by their size: a (K,) one-hot row fits an (1, K) batch.
+    x = rng.standard_normal((1, 4))
+    assert SoftmaxWithLoss().forward(x, np.array([0, 0, 1, 0])) == pytest.approx(
+        SoftmaxWithLoss().forward(x, np.array([2])), rel=1e-12)
+
+
 def test_softmax_with_loss_errors(backend):
     layer = SoftmaxWithLoss()
     with pytest.raises(ValueError, match="SoftmaxWithLoss.forward: labels must lie in \\[0, 3\\)"):
