@@ -83,9 +83,13 @@ def missing_modules():
 
 
 def _same_dtype(*arrays):
-    """Cast float arrays to their common dtype (NumPy's promotion) in C order."""
+    """Cast float arrays to their common dtype (NumPy's promotion) in C order.
+
+    (np.asarray with order="C", not np.ascontiguousarray, which turns a 0-d
+    array into shape (1,).)
+    """
     dtype = chk.common_dtype(*arrays)
-    return [np.ascontiguousarray(a, dtype=dtype) for a in arrays]
+    return [np.asarray(a, dtype=dtype, order="C") for a in arrays]
 
 
 # --------------------------------------------------------------------------
@@ -242,7 +246,7 @@ def softmax_cross_entropy_backward(y, t, dout=1.0):
 def relu_forward(x):
     """max(x, 0) of a float array of any shape."""
     x = chk.float_array("Relu.forward", "input", x)
-    return _impl("relu_forward")(np.ascontiguousarray(x))
+    return _impl("relu_forward")(np.asarray(x, order="C"))  # keeps a 0-d shape
 
 
 def relu_backward(dout, out):
