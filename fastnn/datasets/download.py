@@ -65,13 +65,15 @@ def download_files(spec, destination, roles=ROLES):
     downloader = pooch.HTTPDownloader(
         progressbar=False, headers={"User-Agent": USER_AGENT}, timeout=TIMEOUT
     )
-    attempts, unreachable, files = [], set(), {}
+    attempts, unreachable, files = [], {}, {}
     for role in roles:
         name = spec.files[role]
+        tried = []  # (url, reason) for this file
         for mirror in spec.mirrors:
-            if mirror in unreachable:
-                continue
             url = mirror + name
+            if mirror in unreachable:
+                tried.append((url, f"skipped, unreachable before ({unreachable[mirror]})"))
+                continue
             try:
                 with _quiet_pooch(pooch):
                     fetched = pooch.retrieve(
@@ -84,16 +86,17 @@ def download_files(spec, destination, roles=ROLES):
                 files[role] = Path(fetched)
                 break
             except (requests.ConnectionError, requests.Timeout) as exc:
-                unreachable.add(mirror)
-                attempts.append((url, _describe(exc)))
+                unreachable[mirror] = _describe(exc)
+                tried.append((url, unreachable[mirror]))
             except (ValueError, OSError, requests.RequestException) as exc:
                 # ValueError: pooch's hash mismatch; OSError: cannot write;
                 # RequestException: HTTP errors, broken transfers.
-                attempts.append((url, _describe(exc)))
-        else:
-            tried = "\n".join(f"    {url}: {why}" for url, why in attempts)
+                tried.append((url, _describe(exc)))
+        attempts.extend(tried)
+        if role not in files:
+            lines = "\n".join(f"    {url}: {why}" for url, why in tried)
             raise DownloadError(
-                f"could not download {name} of {spec.title} into {destination}:\n{tried}",
+                f"could not download {name} of {spec.title} into {destination}:\n{lines}",
                 attempts,
             )
     return files

@@ -41,6 +41,7 @@ SPEC = DatasetSpec(
     ),
     sha256=SHA256,
     system_dirs=("/usr/share/datasets/fashion-mnist",),
+    system_package="dataset-fashion-mnist",
 )
 
 

@@ -142,11 +142,9 @@ def _how_to_provide(spec):
         f"<dir>/{spec.name}/ with FASTNN_DATA=<dir>, or pass path=<directory> "
         "(or a dict of the four file paths).",
     ]
-    if spec.system_dirs:
-        lines.append(
-            f"  On Debian/Ubuntu: apt-get install dataset-{spec.name} "
-            f"(installs them to {spec.system_dirs[0]})."
-        )
+    if spec.system_package:
+        installs_to = f" (installs them to {spec.system_dirs[0]})" if spec.system_dirs else ""
+        lines.append(f"  On Debian/Ubuntu: apt-get install {spec.system_package}{installs_to}.")
     return "\n".join(lines)
 
 

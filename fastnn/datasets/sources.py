@@ -60,6 +60,7 @@ class DatasetSpec:
     mirrors : base URLs, tried in order; a file's URL is ``mirror + file name``
     sha256 : file name -> SHA-256 of the published (gzipped) file
     system_dirs : read-only directories a system package installs the files to
+    system_package : the Debian/Ubuntu package that installs them (for messages)
     files : role -> standard file name
     """
 
@@ -70,6 +71,7 @@ class DatasetSpec:
     mirrors: tuple
     sha256: dict
     system_dirs: tuple = ()
+    system_package: str = ""
     files: dict = field(default_factory=lambda: dict(STANDARD_NAMES))
     image_shape: tuple = (28, 28)
     n_classes: int = 10
