@@ -28,7 +28,30 @@ def _check_rate(where, name, value, low=0.0, low_open=True, high=None, high_open
 
 
 class Optimizer:
-    """Base class: the argument checks and state creation shared by every optimizer."""
+    """Base class: checks the arguments, then runs the subclass's ``_step``.
+
+    ``update(params, grads)`` checks that params and grads have the same
+    keys and shapes and calls ``_step`` with dicts of arrays. Parameters that
+    are plain numbers (the book's ch06 optimizer comparison uses
+    ``params['x'] = -7.0``) are stepped as one-element arrays and written
+    back into ``params`` as numbers.
+    """
+
+    def update(self, params, grads):
+        """Update ``params`` in place from ``grads`` (dicts with the same keys)."""
+        self._check(params, grads)
+        scalar_keys = [k for k, v in params.items() if not isinstance(v, np.ndarray)]
+        if not scalar_keys:
+            self._step(params, grads)
+            return
+        arrays = dict(params)
+        grad_arrays = dict(grads)
+        for key in scalar_keys:
+            arrays[key] = np.array([params[key]], dtype=np.float64)
+            grad_arrays[key] = np.array([grads[key]], dtype=np.float64)
+        self._step(arrays, grad_arrays)
+        for key in scalar_keys:
+            params[key] = float(arrays[key][0])
 
     def _check(self, params, grads):
         where = f"{type(self).__name__}.update"
@@ -43,18 +66,24 @@ class Optimizer:
             )
         for key in params:
             p, g = params[key], grads[key]
-            if not isinstance(p, np.ndarray) or p.dtype not in (np.float32, np.float64):
+            if isinstance(p, np.ndarray):
+                if p.dtype not in (np.float32, np.float64):
+                    raise TypeError(
+                        f"{where}: params[{key!r}] must be a float32/float64 array (it is updated in place), "
+                        f"got dtype {p.dtype}"
+                    )
+            elif isinstance(p, bool) or not isinstance(p, numbers.Real):
                 raise TypeError(
-                    f"{where}: params[{key!r}] must be a float32/float64 array (it is updated in place), "
-                    f"got {getattr(p, 'dtype', type(p).__name__)}"
+                    f"{where}: params[{key!r}] must be a float array or a number, got {type(p).__name__}"
                 )
-            if np.shape(g) != p.shape:
+            if np.shape(g) != np.shape(p):
                 raise ValueError(
-                    f"{where}: grads[{key!r}] has shape {np.shape(g)} but params[{key!r}] has {p.shape}"
+                    f"{where}: grads[{key!r}] has shape {np.shape(g)} but params[{key!r}] has {np.shape(p)}"
                 )
 
     @staticmethod
     def _zeros_like(params):
+        """One zero array per parameter, of its shape and dtype (the optimizer's state)."""
         return {key: np.zeros_like(val) for key, val in params.items()}
 
 
@@ -64,8 +93,7 @@ class SGD(Optimizer):
     def __init__(self, lr=0.01):
         self.lr = _check_rate("SGD", "lr", lr)
 
-    def update(self, params, grads):
-        self._check(params, grads)
+    def _step(self, params, grads):
         for key in params:
             kernels.sgd_update(params[key], grads[key], self.lr)
 
@@ -78,8 +106,7 @@ class Momentum(Optimizer):
         self.momentum = _check_rate("Momentum", "momentum", momentum, 0.0, False, 1.0, True)
         self.v = None
 
-    def update(self, params, grads):
-        self._check(params, grads)
+    def _step(self, params, grads):
         if self.v is None:
             self.v = self._zeros_like(params)
         for key in params:
@@ -98,8 +125,7 @@ class Nesterov(Optimizer):
         self.momentum = _check_rate("Nesterov", "momentum", momentum, 0.0, False, 1.0, True)
         self.v = None
 
-    def update(self, params, grads):
-        self._check(params, grads)
+    def _step(self, params, grads):
         if self.v is None:
             self.v = self._zeros_like(params)
         mu, lr = self.momentum, self.lr
@@ -118,8 +144,7 @@ class AdaGrad(Optimizer):
         self.lr = _check_rate("AdaGrad", "lr", lr)
         self.h = None
 
-    def update(self, params, grads):
-        self._check(params, grads)
+    def _step(self, params, grads):
         if self.h is None:
             self.h = self._zeros_like(params)
         for key in params:
@@ -137,8 +162,7 @@ class RMSprop(Optimizer):
         self.decay_rate = _check_rate("RMSprop", "decay_rate", decay_rate, 0.0, False, 1.0, True)
         self.h = None
 
-    def update(self, params, grads):
-        self._check(params, grads)
+    def _step(self, params, grads):
         if self.h is None:
             self.h = self._zeros_like(params)
         for key in params:
@@ -165,8 +189,7 @@ class Adam(Optimizer):
         self.m = None
         self.v = None
 
-    def update(self, params, grads):
-        self._check(params, grads)
+    def _step(self, params, grads):
         if self.m is None:
             self.m = self._zeros_like(params)
             self.v = self._zeros_like(params)
@@ -177,10 +200,4 @@ class Adam(Optimizer):
                                 lr_t, self.beta1, self.beta2, 1e-7)
 
 
-#: Optimizer classes by lower-case name (used by ``Trainer(optimizer='adam')``).
-OPTIMIZERS = {
-    "sgd": SGD, "momentum": Momentum, "nesterov": Nesterov,
-    "adagrad": AdaGrad, "rmsprop": RMSprop, "adam": Adam,
-}
-
-__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "OPTIMIZERS"]
+__all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]

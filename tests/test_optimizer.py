@@ -2,7 +2,9 @@
 import numpy as np
 import pytest
 
-from fastnn.optimizer import OPTIMIZERS, SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
+from fastnn.optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
+
+OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam)}
 
 
 @pytest.fixture
@@ -111,6 +113,27 @@ def test_float32_params_stay_float32(backend, name, problem):
         np.testing.assert_allclose(got[k], ref[k], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_scalar_params_like_the_books_ch06_comparison(backend, name):
+    # f(x, y) = x**2 / 20 + y**2 from (-7, 2); params are plain floats, as in the book.
+    params = {"x": -7.0, "y": 2.0}
+    arrays = {"x": np.array([-7.0]), "y": np.array([2.0])}
+    opt, ref = OPTIMIZERS[name](lr=0.1), OPTIMIZERS[name](lr=0.1)
+    for _ in range(3):
+        opt.update(params, {"x": params["x"] / 10.0, "y": 2.0 * params["y"]})
+        ref.update(arrays, {"x": arrays["x"] / 10.0, "y": 2.0 * arrays["y"]})
+    assert type(params["x"]) is float and type(params["y"]) is float
+    assert params["x"] == pytest.approx(arrays["x"][0], rel=1e-14)
+    assert params["y"] == pytest.approx(arrays["y"][0], rel=1e-14)
+    assert abs(params["y"]) < 2.0                  # moving towards the minimum
+
+
+def test_sgd_scalar_step_by_hand():
+    params = {"x": -7.0, "y": 2.0}
+    SGD(lr=0.95).update(params, {"x": -0.7, "y": 4.0})
+    assert params == pytest.approx({"x": -7.0 + 0.95 * 0.7, "y": 2.0 - 0.95 * 4.0}, rel=1e-15)
+
+
 def test_update_is_in_place(backend, problem):
     params, grads = problem
     W = params["W"]
@@ -148,3 +171,5 @@ def test_mismatched_params_and_grads(backend):
         SGD().update(params, {"W": np.ones((2, 2)), "b": np.ones(3)})
     with pytest.raises(TypeError, match="Momentum.update: params\\['W'\\] must be a float32/float64 array"):
         Momentum().update({"W": np.ones((2, 2), dtype=int)}, {"W": np.ones((2, 2))})
+    with pytest.raises(TypeError, match="SGD.update: params\\['x'\\] must be a float array or a number, got str"):
+        SGD().update({"x": "a"}, {"x": 1.0})
