@@ -7,9 +7,11 @@ optimizer that updates ``params`` in place updates the layer too. After
 ``backward`` a layer with parameters holds their gradients (``dW``, ``db``,
 ``dgamma``, ``dbeta``).
 
-Every hot computation goes through ``fastnn.kernels``, so the same layer runs
-on the compiled kernels or on the NumPy reference, whichever backend is
-selected (``fastnn.set_backend``). Arrays keep their float dtype: float32
+The hot computations (affine, convolution, max pooling, softmax with loss,
+ReLU) go through ``fastnn.kernels``, so the same layer runs on the compiled
+kernels or on the NumPy reference, whichever backend is selected
+(``fastnn.set_backend``); Sigmoid, Dropout and BatchNormalization are a few
+NumPy lines. Arrays keep their float dtype: float32
 inputs and parameters give float32 outputs and gradients.
 
 Shapes use the book's letters: N batch, C channels, H/W height/width,
@@ -22,6 +24,17 @@ import numpy as np
 from . import kernels
 from .functions import sigmoid
 from .kernels import _checks
+
+
+def _param(where, name, a, ndim):
+    """Check a parameter array without copying it (layers share it with the net)."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{where}: {name} must be a NumPy array, got {type(a).__name__}")
+    if a.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{where}: {name} must be float32 or float64, got dtype {a.dtype}")
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError(f"{where}: {name} must be {ndim}-D, got shape {a.shape}")
+    return a
 
 
 def _after_forward(where, value):
@@ -112,17 +125,6 @@ class Sigmoid:
 # --------------------------------------------------------------------------
 # Affine (fully connected)
 # --------------------------------------------------------------------------
-def _param(where, name, a, ndim):
-    """Check a parameter array without copying it (layers share it with the net)."""
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{where}: {name} must be a NumPy array, got {type(a).__name__}")
-    if a.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{where}: {name} must be float32 or float64, got dtype {a.dtype}")
-    if ndim is not None and a.ndim != ndim:
-        raise ValueError(f"{where}: {name} must be {ndim}-D, got shape {a.shape}")
-    return a
-
-
 class Affine:
     """out = x @ W + b, for x of any rank >= 2 (flattened to (N, -1) first).
 
