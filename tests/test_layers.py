@@ -1,7 +1,9 @@
 """fastnn.layers: each backward pass against numerical gradients, on both backends."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
+import fastnn
 from fastnn import functions as F
 from fastnn.gradient import numerical_gradient
 from fastnn.layers import (
@@ -378,7 +380,6 @@ def test_backends_agree(rng, dtype, rtol):
         "W1": (0.3 * rng.standard_normal((3, 2, 3, 3))).astype(dtype), "b1": np.full(3, 0.1, dtype),
         "W2": (0.3 * rng.standard_normal((48, 3))).astype(dtype), "b2": np.zeros(3, dtype),
     }
-    import fastnn
     with fastnn.use_backend("numpy"):
         ref = small_convnet_pass(x, t, params)
     with fastnn.use_backend("cython"):
@@ -386,3 +387,47 @@ def test_backends_agree(rng, dtype, rtol):
     for r, g in zip(ref, got):
         assert g.dtype == r.dtype
         np.testing.assert_allclose(g, r, rtol=rtol, atol=rtol * np.abs(r).max())
+
+
+# --------------------------------------------------------------------------
+# Random geometries: identities that hold for every shape
+# --------------------------------------------------------------------------
+@st.composite
+def window_case(draw):
+    fh, fw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    stride, pad = draw(st.integers(1, 3)), draw(st.integers(0, 2))
+    h = draw(st.integers(max(1, fh - 2 * pad), 9))
+    w = draw(st.integers(max(1, fw - 2 * pad), 9))
+    n, c = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    return n, c, h, w, fh, fw, stride, pad
+
+
+@pytest.mark.parametrize("name", ["numpy", "cython"])
+@settings(max_examples=25, deadline=None)
+@given(case=window_case(), seed=st.integers(0, 2**31 - 1))
+def test_conv_and_pool_identities(name, case, seed):
+    """out = L(x) + b is linear in x and in W, so <dout, out - b> == <dx, x> == <dW, W>;
+    max pooling passes each dout to its winner, so <dout, out> == <dx, x>."""
+    n, c, h, w, fh, fw, stride, pad = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w))
+    W = rng.standard_normal((2, c, fh, fw))
+    b = rng.standard_normal(2)
+    with fastnn.use_backend(name):
+        conv = Convolution(W, b, stride=stride, pad=pad)
+        out = conv.forward(x)
+        np.testing.assert_allclose(out, naive_conv(x, W, b, stride, pad), rtol=1e-10, atol=1e-10)
+        dout = rng.standard_normal(out.shape)
+        dx = conv.backward(dout)
+        linear = np.sum(dout * (out - b.reshape(1, -1, 1, 1)))
+        assert np.sum(dx * x) == pytest.approx(linear, rel=1e-9, abs=1e-9)
+        assert np.sum(conv.dW * W) == pytest.approx(linear, rel=1e-9, abs=1e-9)
+        np.testing.assert_allclose(conv.db, dout.sum(axis=(0, 2, 3)), rtol=1e-12)
+
+        pool = Pooling(fh, fw, stride=stride, pad=pad)
+        pout = pool.forward(x)
+        assert pout.shape == out.shape[:1] + (c,) + out.shape[2:]
+        pdout = rng.standard_normal(pout.shape)
+        pdx = pool.backward(pdout)
+        assert pdx.shape == x.shape
+        assert np.sum(pdx * x) == pytest.approx(np.sum(pdout * pout), rel=1e-9, abs=1e-9)
