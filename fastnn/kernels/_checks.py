@@ -17,6 +17,8 @@ def float_array(where, name, a, ndim=None):
     Lists of numbers become float64 arrays; integer, bool, complex and object
     arrays are refused rather than silently converted.
     """
+    if isinstance(a, np.floating):
+        a = np.asarray(a)  # a NumPy float scalar keeps its dtype (float32 stays float32)
     if not isinstance(a, np.ndarray):
         if isinstance(a, (list, tuple, numbers.Real)):
             a = np.asarray(a, dtype=np.float64)
