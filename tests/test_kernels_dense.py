@@ -1,0 +1,108 @@
+"""Affine layer kernels: the compiled (BLAS) version against NumPy, and gradients."""
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import kernels
+
+
+def on_both_backends(name, *args):
+    """(NumPy result, compiled result) of kernel ``name``; fails if it is not compiled."""
+    assert name in kernels.compiled_kernels(), f"{name} has no compiled version: {kernels.missing_modules()}"
+    with fastnn.use_backend("numpy"):
+        ref = getattr(kernels, name)(*args)
+    with fastnn.use_backend("cython"):
+        got = getattr(kernels, name)(*args)
+    return ref, got
+
+
+def assert_close(got, ref, dtype):
+    """Compiled vs NumPy: round-off of a length-D dot product, scaled to its magnitude."""
+    assert got.dtype == dtype and got.shape == ref.shape
+    scale = max(1.0, float(np.max(np.abs(ref)))) if ref.size else 1.0
+    if dtype == np.float32:
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5 * scale)
+    else:
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12 * scale)
+
+
+SHAPES = [
+    (100, 784, 50),    # TwoLayerNet, first layer
+    (100, 4320, 100),  # SimpleConvNet, hidden affine
+    (100, 100, 10),    # SimpleConvNet, output affine
+    (1, 1, 1),
+    (1, 7, 3),         # batch 1
+    (5, 3, 1),
+    (13, 1, 9),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("N, D, M", SHAPES)
+def test_forward_and_backward_match_numpy(N, D, M, dtype, rng):
+    x = rng.standard_normal((N, D)).astype(dtype)
+    W = (rng.standard_normal((D, M)) * 0.1).astype(dtype)
+    b = rng.standard_normal(M).astype(dtype)
+    dout = rng.standard_normal((N, M)).astype(dtype)
+    ref, got = on_both_backends("affine_forward", x, W, b)
+    assert_close(got, ref, dtype)
+    refs, gots = on_both_backends("affine_backward", dout, x, W)
+    for g, r in zip(gots, refs):
+        assert_close(g, r, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_non_contiguous_and_mixed_inputs(dtype, rng):
+    x = rng.standard_normal((9, 20)).astype(dtype)[:, ::2]          # (9, 10), strided
+    W = np.asfortranarray(rng.standard_normal((10, 6)).astype(dtype))
+    b = rng.standard_normal((1, 6)).astype(dtype)                   # bias as a row
+    dout = rng.standard_normal((6, 9)).astype(dtype).T              # transposed view
+    ref, got = on_both_backends("affine_forward", x, W, b)
+    assert_close(got, ref, dtype)
+    refs, gots = on_both_backends("affine_backward", dout, x, W)
+    for g, r in zip(gots, refs):
+        assert_close(g, r, dtype)
+
+
+def test_mixed_dtypes_promote_to_float64(rng, backend):
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    W = rng.standard_normal((3, 2))
+    out = kernels.affine_forward(x, W, np.zeros(2, dtype=np.float32))
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, x.astype(np.float64) @ W, rtol=1e-12)
+
+
+def test_bias_is_added_to_every_row(backend):
+    x = np.array([[1.0, 2.0], [3.0, 4.0], [0.0, 0.0]])
+    W = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]])
+    b = np.array([10.0, 20.0, 30.0])
+    expected = np.array([[11.0, 22.0, 34.0], [13.0, 24.0, 40.0], [10.0, 20.0, 30.0]])
+    np.testing.assert_array_equal(kernels.affine_forward(x, W, b), expected)
+
+
+def numerical_gradient(f, a, h=1e-5):
+    grad = np.zeros_like(a)
+    for i in np.ndindex(a.shape):
+        saved = a[i]
+        a[i] = saved + h
+        plus = f()
+        a[i] = saved - h
+        minus = f()
+        a[i] = saved
+        grad[i] = (plus - minus) / (2 * h)
+    return grad
+
+
+def test_gradients_match_numerical_gradients(backend, rng):
+    x = rng.standard_normal((4, 5))
+    W = rng.standard_normal((5, 3))
+    b = rng.standard_normal(3)
+    weights = rng.standard_normal((4, 3))          # loss = sum(weights * out)
+
+    def loss():
+        return np.sum(weights * kernels.affine_forward(x, W, b))
+
+    dx, dW, db = kernels.affine_backward(weights, x, W)
+    np.testing.assert_allclose(dx, numerical_gradient(loss, x), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(dW, numerical_gradient(loss, W), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(db, numerical_gradient(loss, b), rtol=1e-7, atol=1e-9)
