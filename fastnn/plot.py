@@ -92,7 +92,7 @@ def _curves_from(history):
     return loss, acc, "epoch"
 
 
-def plot_learning_curves(history, path=None, *, title=None, smooth=True):
+def plot_learning_curves(history, path=None, *, title=None, smooth=True, first_epoch=None):
     """Loss (left) and accuracy (right) during training.
 
     ``history`` is a :class:`fastnn.trainer.Trainer` after ``train()`` (per
@@ -129,9 +129,11 @@ def plot_learning_curves(history, path=None, *, title=None, smooth=True):
     if loss:
         ax_loss.legend()
 
+    if first_epoch is None:
+        # The book's Trainer records once after the very first step ("epoch 0").
+        first_epoch = 0 if loss_x == "iteration" else 1
     for name, values in acc.items():
-        # The Trainer records once before the first epoch ends (epoch "0" after one step).
-        start = 0 if loss_x == "iteration" else 1
+        start = first_epoch
         ax_acc.plot(np.arange(start, start + len(values)), values, marker="o", label=name)
     ax_acc.set_xlabel("epoch")
     ax_acc.xaxis.get_major_locator().set_params(integer=True)

@@ -1,0 +1,501 @@
+"""The ``fastnn`` command (also ``python -m fastnn``).
+
+    fastnn train                       # SimpleConvNet on MNIST (the bundled sample if the full set is absent)
+    fastnn train --net two_layer --epochs 5 --optimizer sgd --lr 0.1
+    fastnn evaluate fastnn-output/simple_convnet.npz
+    fastnn evaluate deep_convnet_params.pkl      # the book's pretrained parameters
+    fastnn info                        # version, backend, compiled kernels, BLAS, threads
+    fastnn bench --quick               # the benchmark report (fastnn.benchmark)
+
+Bad input (a missing file, an unknown network, a negative learning rate)
+ends with a one-line message on stderr and exit status 2.
+"""
+import argparse
+import contextlib
+import csv
+import io as _stdio
+import json
+import math
+import os
+import pickle
+import sys
+import time
+import warnings
+
+import numpy as np
+
+import fastnn
+
+from . import runner
+
+__all__ = ["main", "build_parser"]
+
+DEFAULT_OUTPUT = "fastnn-output"
+
+
+class CommandError(Exception):
+    """A user error: reported as one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (plus where to find help)."""
+
+    def error(self, message):
+        sys.stderr.write(f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        raise SystemExit(2)
+
+
+# --------------------------------------------------------------------------
+# Argument types: bad numbers are usage errors (exit 2) with a clear message
+# --------------------------------------------------------------------------
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+# --------------------------------------------------------------------------
+# The parser
+# --------------------------------------------------------------------------
+def build_parser():
+    parser = _Parser(
+        prog="fastnn",
+        description="Train and evaluate the networks of 'Deep Learning from Scratch' on fastnn's "
+                    "compiled kernels.",
+    )
+    parser.add_argument("--version", action="version", version=f"fastnn {fastnn.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    train = sub.add_parser(
+        "train", help="train a network on MNIST or Fashion-MNIST",
+        description="Train one of the book's networks (or a Keras-style one) with a progress bar; "
+                    "save its parameters (.npz), the history (.csv) and the learning curves (.png).",
+    )
+    train.add_argument("--net", default="simple_convnet", choices=runner.NET_NAMES,
+                       help="network to train (default: %(default)s)")
+    _add_data_arguments(train)
+    train.add_argument("--epochs", type=_positive_int, default=None,
+                       help=f"passes over the training data (default: {runner.DEFAULT_EPOCHS})")
+    train.add_argument("--batch-size", type=_positive_int, default=100,
+                       help="mini-batch size (default: %(default)s)")
+    train.add_argument("--optimizer", default="adam", type=str.lower, choices=runner.OPTIMIZER_NAMES,
+                       help="update rule (default: %(default)s)")
+    train.add_argument("--lr", type=_positive_float, default=None,
+                       help="learning rate (default: 0.001 for adam and rmsprop, 0.01 otherwise)")
+    train.add_argument("--dtype", default="float32", choices=("float32", "float64"),
+                       help="floating-point type of parameters and data (default: %(default)s; "
+                            "the book uses float64)")
+    _add_backend_argument(train)
+    train.add_argument("--seed", type=_non_negative_int, default=0,
+                       help="seed of the initial weights and the mini-batch order (default: %(default)s)")
+    train.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR",
+                       help="directory for the parameters, history and plot (default: %(default)s)")
+    train.add_argument("--eval-samples", type=_non_negative_int, default=None, metavar="N",
+                       help="measure the per-epoch accuracies on the first N training and test "
+                            "images (default: all; the final test accuracy always uses all)")
+    train.add_argument("--quick", action="store_true",
+                       help="a smoke run: 1 epoch on 1,000 training and 1,000 test images")
+    train.add_argument("--no-plot", action="store_true", help="do not draw the learning curves")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser(
+        "evaluate", help="test accuracy and confusion matrix of saved parameters",
+        description="Accuracy of saved parameters (.npz from 'fastnn train', or the book's .pkl) "
+                    "on a test set, with the confusion matrix.",
+    )
+    evaluate.add_argument("params", metavar="PARAMS", help="a .npz or .pkl parameter file")
+    evaluate.add_argument("--net", choices=runner.EVAL_NET_NAMES, default=None,
+                          help="network the parameters belong to (default: read from the file "
+                               "beside it written by 'fastnn train', else inferred from the "
+                               "parameters' names and shapes)")
+    _add_data_arguments(evaluate)
+    evaluate.add_argument("--dtype", default=None, choices=("float32", "float64"),
+                          help="compute in this type (default: the parameters' own)")
+    _add_backend_argument(evaluate)
+    evaluate.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+                          help="evaluate on the first N test images only")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    info = sub.add_parser("info", help="version, backend, compiled kernels, BLAS, threads")
+    info.add_argument("--json", action="store_true", help="print the information as JSON")
+    info.set_defaults(func=cmd_info)
+
+    bench = sub.add_parser(
+        "bench", help="benchmark report (arguments go to fastnn.benchmark)", add_help=False,
+        description="Run fastnn.benchmark; every argument is passed on to it.",
+    )
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def _add_data_arguments(parser):
+    parser.add_argument("--dataset", default="mnist", choices=("mnist", "fashion_mnist"),
+                        help="dataset (default: %(default)s)")
+    parser.add_argument("--data-dir", default=None, metavar="DIR",
+                        help="read the dataset's four IDX files from DIR")
+    parser.add_argument("--download", action="store_true",
+                        help="download the full dataset if it is not found (default: use what is "
+                             "on this machine, and for MNIST the sample bundled with fastnn)")
+
+
+def _add_backend_argument(parser):
+    parser.add_argument("--backend", default=None, choices=fastnn.BACKENDS,
+                        help="kernels: compiled ('cython', the default when built) or 'numpy'")
+
+
+# --------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------
+def main(argv=None):
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    where = f"fastnn {args.command}"
+    try:
+        if getattr(args, "backend", None):
+            fastnn.set_backend(args.backend)
+        return args.func(args) or 0
+    except CommandError as exc:
+        _error(where, exc)
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        _error(where, f"{exc.strerror or exc}: {exc.filename}" if exc.filename else exc)
+    except (ValueError, TypeError, OSError, pickle.UnpicklingError, ImportError) as exc:
+        _error(where, exc)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\n{where}: interrupted\n")
+        return 130
+    return 2
+
+
+def _error(where, message):
+    message = str(message).strip() or "failed"
+    sys.stderr.write(f"{where}: error: {message}\n")
+
+
+# --------------------------------------------------------------------------
+# fastnn train
+# --------------------------------------------------------------------------
+def cmd_train(args):
+    net_name = args.net
+    lr = args.lr if args.lr is not None else runner.default_lr(args.optimizer)
+    epochs = args.epochs if args.epochs is not None else (1 if args.quick else runner.DEFAULT_EPOCHS)
+    dtype = np.dtype(args.dtype)
+    limit = 1000 if args.quick else None
+    out_dir = args.output
+
+    data = _load_data(args, flatten=runner.wants_flat_input(net_name))
+    (x_train, t_train), (x_test, t_test) = data
+    if limit:
+        x_train, t_train, x_test, t_test = x_train[:limit], t_train[:limit], x_test[:limit], t_test[:limit]
+    x_train, x_test = x_train.astype(dtype, copy=False), x_test.astype(dtype, copy=False)
+
+    os.makedirs(out_dir, exist_ok=True)
+    model = runner.build(net_name, dtype=dtype, seed=args.seed, input_shape=x_train.shape[1:])
+    print(f"fastnn train: {model.title} on {_describe_data(args.dataset, data, len(x_train), len(x_test))}")
+    print(f"  {args.optimizer} lr={lr:g}, batch {args.batch_size}, {epochs} epoch(s), {dtype.name}, "
+          f"{_describe_backend()}, seed {args.seed}")
+
+    run = runner.Run(model, x_train, t_train, x_test, t_test, optimizer=args.optimizer, lr=lr,
+                       batch_size=args.batch_size, seed=args.seed, eval_samples=args.eval_samples)
+    bar = ProgressBar(sys.stdout)
+    start = time.perf_counter()
+    interrupted = False
+    try:
+        for epoch in range(1, epochs + 1):
+            bar.start(f"epoch {epoch}/{epochs}", run.steps_per_epoch)
+            record = run.train_epoch(on_step=bar.update)
+            bar.finish(record)
+    except KeyboardInterrupt:
+        interrupted = True
+        bar.interrupt()
+        print(f"interrupted after {run.steps_done} step(s); saving what was trained")
+    train_time = time.perf_counter() - start
+
+    files = _save_run(out_dir, net_name, model, run, args, lr, epochs, dtype, data)
+    if interrupted:
+        for path in files:
+            print(f"  saved {path}")
+        return 130
+    test_acc = run.accuracy(x_test, t_test)
+    wall = time.perf_counter() - start
+    files = _save_run(out_dir, net_name, model, run, args, lr, epochs, dtype, data, test_acc=test_acc)
+    print(f"test accuracy {test_acc:.4f} on {len(x_test):,} test images; "
+          f"training {train_time:.1f} s, total {wall:.1f} s")
+    for path in files:
+        print(f"  saved {path}")
+    return 0
+
+
+def _save_run(out_dir, net_name, model, run, args, lr, epochs, dtype, data, test_acc=None):
+    """Write the parameters, a description of the run, the history and the curves."""
+    stem = os.path.join(out_dir, net_name)
+    files = [model.save(stem + ".npz")]
+    meta = {
+        "net": net_name, "config": model.config, "dataset": args.dataset,
+        "sample": bool(getattr(data, "is_sample", False)), "optimizer": args.optimizer, "lr": lr,
+        "batch_size": args.batch_size, "epochs": epochs, "epochs_done": len(run.history),
+        "dtype": dtype.name, "seed": args.seed, "backend": fastnn.get_backend(),
+        "test_accuracy": test_acc, "fastnn": fastnn.__version__,
+    }
+    files.append(_write_text(stem + ".json", json.dumps(meta, indent=2) + "\n"))
+    files.append(_write_text(stem + "_history.csv", _history_csv(run.history)))
+    if run.history and not args.no_plot:
+        try:
+            from . import plot
+            plot.plot_learning_curves(run.curves(), stem + "_curves.png", first_epoch=1,
+                                      title=f"{model.title} on {args.dataset}")
+            files.append(stem + "_curves.png")
+        except ImportError:
+            print("  (matplotlib is not installed: no learning-curve plot; pip install 'fastnn[plot]')")
+    return files
+
+
+def _history_csv(history):
+    buf = _stdio.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=runner.HISTORY_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in history:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+def _write_text(path, text):
+    from .io import _atomic_write
+    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    return path
+
+
+# --------------------------------------------------------------------------
+# The progress bar
+# --------------------------------------------------------------------------
+class ProgressBar:
+    """One line per epoch: redrawn with '\\r' on a terminal, printed once otherwise.
+
+        epoch 3/10 [==============================] 50/50 loss 0.1523 | train acc 0.9612
+        test acc 0.9511 | 4,210 img/s | 1.2 s
+    """
+
+    WIDTH = 30
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.label = ""
+        self.total = 0
+        self._last_draw = 0.0
+
+    def start(self, label, total):
+        self.label, self.total = label, total
+        self._last_draw = 0.0
+
+    def _bar(self, done):
+        filled = int(self.WIDTH * done / max(self.total, 1))
+        arrow = ">" if filled < self.WIDTH else ""
+        return "[" + "=" * filled + arrow + "." * (self.WIDTH - filled - len(arrow)) + "]"
+
+    def update(self, done, loss, images_per_s):
+        """Redraw (at most 10 times a second) after step ``done`` of ``total``."""
+        if not self.tty:
+            return
+        now = time.perf_counter()
+        if done < self.total and now - self._last_draw < 0.1:
+            return
+        self._last_draw = now
+        self.stream.write(f"\r{self.label} {self._bar(done)} {done}/{self.total} "
+                          f"loss {loss:.4f} | {images_per_s:,.0f} img/s ")
+        self.stream.flush()
+
+    def finish(self, record):
+        text = (f"{self.label} {self._bar(self.total)} {self.total}/{self.total} "
+                f"loss {record['loss']:.4f} | train acc {record['train_acc']:.4f} | "
+                f"test acc {record['test_acc']:.4f} | {record['images_per_s']:,.0f} img/s | "
+                f"{record['seconds']:.1f} s")
+        self.stream.write(("\r" + text + "\033[K\n") if self.tty else text + "\n")
+        self.stream.flush()
+
+    def interrupt(self):
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# --------------------------------------------------------------------------
+# fastnn evaluate
+# --------------------------------------------------------------------------
+def cmd_evaluate(args):
+    path = args.params
+    if not os.path.isfile(path):
+        raise CommandError(f"no such parameter file: {path}")
+    from .io import load_params
+    params = load_params(path)
+    net_name, config = args.net, None
+    sidecar = os.path.splitext(path)[0] + ".json"
+    if net_name is None and os.path.isfile(sidecar):
+        with open(sidecar, encoding="utf-8") as f:
+            meta = json.load(f)
+        net_name, config = meta.get("net"), meta.get("config")
+    if net_name is None:
+        net_name = runner.infer_net(params)
+    dtype = np.dtype(args.dtype) if args.dtype else _params_dtype(params)
+    model = runner.from_params(net_name, params, dtype=dtype, config=config)
+
+    data = _load_data(args, flatten=runner.wants_flat_input(net_name))
+    _, (x_test, t_test) = data
+    if args.limit:
+        x_test, t_test = x_test[:args.limit], t_test[:args.limit]
+    x_test = x_test.astype(dtype, copy=False)
+    print(f"fastnn evaluate: {path} as {model.title} ({dtype.name}, {_describe_backend()})")
+    print(f"  on {_describe_data(args.dataset, data, None, len(x_test))}")
+    start = time.perf_counter()
+    predictions = model.predict_labels(x_test)
+    seconds = time.perf_counter() - start
+    labels = np.asarray(t_test).reshape(-1)
+    accuracy = float(np.mean(predictions == labels))
+    print(f"accuracy {accuracy:.4f} ({int(np.sum(predictions == labels)):,}/{len(labels):,}) "
+          f"in {seconds:.1f} s")
+    from .plot import confusion_matrix
+    print(format_confusion_matrix(confusion_matrix(labels, predictions, num_classes=10)))
+    return 0
+
+
+def _params_dtype(params):
+    kinds = {v.dtype for v in params.values() if v.dtype.kind == "f"}
+    return np.dtype(np.float32) if kinds == {np.dtype(np.float32)} else np.dtype(np.float64)
+
+
+def format_confusion_matrix(cm):
+    """The confusion matrix as text: rows true classes, columns predicted, plus per-class recall."""
+    k = cm.shape[0]
+    width = max(len(f"{cm.max():d}"), 3) + 1
+    lines = ["confusion matrix (rows: true class, columns: predicted)",
+             " " * 6 + "".join(f"{j:>{width}d}" for j in range(k)) + "   recall"]
+    for i in range(k):
+        total = cm[i].sum()
+        recall = f"{cm[i, i] / total:8.4f}" if total else "       -"
+        lines.append(f"{i:>5d} " + "".join(f"{cm[i, j]:>{width}d}" for j in range(k)) + " " + recall)
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# fastnn info / fastnn bench
+# --------------------------------------------------------------------------
+def cmd_info(args):
+    info = fastnn.backend_info()
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    print(f"fastnn {info['version']} (Python {sys.version.split()[0]}, NumPy {np.__version__})")
+    print(f"backend:  {info['backend']}")
+    compiled = info.get("compiled") or []
+    print(f"compiled kernels ({len(compiled)}): {', '.join(compiled) if compiled else 'none'}")
+    if info.get("numpy_only"):
+        print(f"NumPy-only kernels ({len(info['numpy_only'])}): {', '.join(info['numpy_only'])}")
+    for module, why in (info.get("missing_modules") or {}).items():
+        print(f"  not loaded: fastnn._ext.{module} ({why})")
+    print(f"OpenMP:   {'yes' if info.get('openmp') else 'no'}")
+    print(f"threads:  {info['threads']}")
+    blas = info.get("blas") or []
+    if not blas:
+        print("BLAS:     unknown (threadpoolctl found none)")
+    for lib in blas:
+        print(f"BLAS:     {lib.get('internal_api')} {lib.get('version')} "
+              f"({lib.get('num_threads')} threads) {lib.get('filepath')}")
+    return 0
+
+
+def cmd_bench(args):
+    try:
+        from . import benchmark
+    except ImportError as exc:
+        raise CommandError(f"the benchmark module is not available ({exc})") from None
+    if not hasattr(benchmark, "main"):
+        raise CommandError("fastnn.benchmark has no main(argv)")
+    return benchmark.main(list(args.bench_args))
+
+
+# --------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------
+@contextlib.contextmanager
+def _offline_unless(download):
+    """Set FASTNN_OFFLINE=1 for the block unless downloading was asked for."""
+    if download or "FASTNN_OFFLINE" in os.environ:
+        yield
+        return
+    os.environ["FASTNN_OFFLINE"] = "1"
+    try:
+        yield
+    finally:
+        del os.environ["FASTNN_OFFLINE"]
+
+
+def _load_data(args, flatten):
+    from . import datasets
+    loader = datasets.load_mnist if args.dataset == "mnist" else datasets.load_fashion_mnist
+    if args.data_dir is not None and not os.path.isdir(args.data_dir):
+        raise CommandError(f"--data-dir: no such directory: {args.data_dir}")
+    with _offline_unless(args.download), warnings.catch_warnings():
+        # The CLI says itself when the bundled sample is used.
+        warnings.simplefilter("ignore", datasets.SampleDataWarning)
+        try:
+            return loader(normalize=True, flatten=flatten, path=args.data_dir)
+        except datasets.DatasetNotFoundError as exc:
+            raise CommandError(
+                f"{args.dataset} not found{'' if args.download else ' (add --download to fetch it)'}"
+                f": {str(exc).splitlines()[0]}"
+            ) from None
+
+
+def _describe_data(dataset, data, n_train, n_test):
+    title = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}[dataset]
+    (x_train, _), (x_test, _) = data
+    if getattr(data, "is_sample", False):
+        where = (f"the sample bundled with fastnn ({len(x_train):,} training images; "
+                 f"the full set was not found)")
+    else:
+        where = f"the full set from {getattr(data, 'source', '?')}"
+    counts = []
+    if n_train is not None:
+        counts.append(f"{n_train:,} training")
+    counts.append(f"{n_test:,} test images")
+    return f"{title}, {where}: using {' + '.join(counts)}"
+
+
+def _describe_backend():
+    backend = fastnn.get_backend()
+    if backend == "numpy":
+        return "NumPy kernels"
+    info = fastnn.backend_info()
+    n_compiled = len(info.get("compiled") or [])
+    n_all = n_compiled + len(info.get("numpy_only") or [])
+    return f"compiled kernels ({n_compiled}/{n_all}), {info['threads']} threads"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
