@@ -1,0 +1,90 @@
+"""The layer graph of a model: which layer feeds which, in what order.
+
+``Graph(inputs, outputs)`` walks back from the output tensors to the inputs
+and orders the layer calls so that each comes after the calls it reads from
+(a topological order). ``forward`` runs them; ``backward`` runs them in
+reverse, adding up the gradients of tensors that feed several layers.
+"""
+from .layers.base import KerasTensor
+from .layers.core import InputLayer
+
+
+class Graph:
+    def __init__(self, inputs, outputs, where="Model"):
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        for t in self.inputs:
+            if not isinstance(t, KerasTensor) or not isinstance(t.layer, InputLayer):
+                raise TypeError(f"{where}: inputs must be tensors made by keras.Input(...), got {t!r}")
+        for t in self.outputs:
+            if not isinstance(t, KerasTensor):
+                raise TypeError(f"{where}: outputs must be tensors made by calling layers, got {t!r}")
+        input_ids = {id(t) for t in self.inputs}
+        order, seen = [], set()
+
+        def visit(t):
+            if id(t) in seen:
+                return
+            seen.add(id(t))
+            if not t.inbound and id(t) not in input_ids:
+                raise ValueError(
+                    f"{where}: graph disconnected: the outputs depend on input '{t.layer.name}', "
+                    f"which is not in inputs={[i.name for i in self.inputs]}"
+                )
+            for src in t.inbound:
+                visit(src)
+            order.append(t)
+
+        for t in self.outputs:
+            visit(t)
+        self.nodes = [t for t in order if t.inbound]       # tensors made by layer calls
+        layers_seen = {}
+        for t in self.nodes:
+            if id(t.layer) in layers_seen:
+                raise ValueError(
+                    f"{where}: layer '{t.layer.name}' is called more than once; shared layers are not supported"
+                )
+            layers_seen[id(t.layer)] = t.layer
+        unused = [t.name for t in self.inputs if id(t) not in seen]
+        if unused:
+            raise ValueError(f"{where}: inputs {unused} are not used to compute the outputs")
+        names = [l.name for l in self.layers]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"{where}: layer names must be unique, got duplicates {dup}")
+
+    @property
+    def layers(self):
+        """InputLayers first, then the other layers in call order (as Keras lists them)."""
+        return [t.layer for t in self.inputs] + [t.layer for t in self.nodes]
+
+    def forward(self, xs, training):
+        values = {id(t): x for t, x in zip(self.inputs, xs)}
+        for t in self.nodes:
+            args = [values[id(src)] for src in t.inbound]
+            values[id(t)] = t.layer.forward(args if t.layer_takes_list else args[0], training)
+        return [values[id(t)] for t in self.outputs]
+
+    def backward(self, douts, fused):
+        """douts: gradient per output; fused[i]: douts[i] is w.r.t. the output's pre-activation."""
+        grads = {}
+        skip = set()
+        for t, d, f in zip(self.outputs, douts, fused):
+            if f:
+                if id(t) in grads:
+                    raise ValueError("an output fused with its loss cannot also feed another output")
+                skip.add(id(t))
+            grads[id(t)] = grads[id(t)] + d if id(t) in grads else d
+        for t in reversed(self.nodes):
+            g = grads.pop(id(t), None)
+            layer = t.layer
+            if g is None:                    # nothing downstream depends on this tensor
+                layer.grads = {k: 0 * v for k, v in layer.params.items()}
+                continue
+            if id(t) in skip:
+                dx = layer.backward(g, skip_activation=True)
+            else:
+                dx = layer.backward(g)
+            dxs = dx if t.layer_takes_list else [dx]
+            for src, d in zip(t.inbound, dxs):
+                grads[id(src)] = grads[id(src)] + d if id(src) in grads else d

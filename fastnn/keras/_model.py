@@ -1,0 +1,573 @@
+"""``Model``: a graph of layers that can be compiled, trained, evaluated and saved.
+
+    inputs = keras.Input(shape=(8,))
+    hidden = keras.layers.Dense(30, activation="relu")(inputs)
+    outputs = keras.layers.Dense(1)(hidden)
+    model = keras.Model(inputs=inputs, outputs=outputs)
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit(x, y, epochs=10, validation_split=0.1)
+
+One training step: forward through the graph (``training=True``), the loss
+and its gradient per output, backward through the graph in reverse order,
+then the optimizer updates every trainable weight in place.
+"""
+import sys
+
+import numpy as np
+
+from . import _data, backend
+from . import callbacks as cbks
+from . import losses as _losses
+from . import metrics as _metrics
+from . import optimizers as _optimizers
+from ._graph import Graph
+from ._progbar import Progbar
+from .layers.base import ActivatedLayer
+
+_FIT_ACCEPTED = ("steps_per_epoch", "validation_steps", "validation_batch_size", "validation_freq")
+_COMPILE_IGNORED = ("run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss")
+
+
+class Model:
+    """Functional model: ``Model(inputs=..., outputs=...)``; inputs/outputs may be lists."""
+
+    def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
+        if kwargs:
+            raise ValueError(f"Model: unknown keyword argument(s) {sorted(kwargs)}")
+        self.name = name or backend.unique_name(self._default_name())
+        self.stop_training = False
+        self.optimizer = None
+        self.compiled = False
+        self.history = None
+        self._graph = None
+        self._rng = np.random.default_rng(backend.global_rng().integers(2**63))
+        if (inputs is None) != (outputs is None):
+            raise ValueError("Model: give both inputs= and outputs=")
+        if inputs is not None:
+            self._set_graph(inputs, outputs)
+
+    def _default_name(self):
+        return "functional"
+
+    def _set_graph(self, inputs, outputs):
+        self._inputs_nested = isinstance(inputs, (list, tuple))
+        self._outputs_nested = isinstance(outputs, (list, tuple))
+        inputs = list(inputs) if self._inputs_nested else [inputs]
+        outputs = list(outputs) if self._outputs_nested else [outputs]
+        self._graph = Graph(inputs, outputs, where=f"Model '{self.name}'")
+        self.dtype = backend.floatx()
+
+    # ----------------------------------------------------------- structure
+    @property
+    def built(self):
+        return self._graph is not None
+
+    def _require_built(self, what):
+        if not self.built:
+            raise ValueError(
+                f"Model '{self.name}' has not been built yet, so it cannot {what}: give the first layer "
+                f"input_shape=..., call model.build((None, ...)), or fit/predict on data first"
+            )
+
+    @property
+    def layers(self):
+        return self._graph.layers if self.built else []
+
+    @property
+    def inputs(self):
+        return list(self._graph.inputs) if self.built else None
+
+    @property
+    def outputs(self):
+        return list(self._graph.outputs) if self.built else None
+
+    @property
+    def input_names(self):
+        return [t.layer.name for t in self._graph.inputs]
+
+    @property
+    def output_names(self):
+        return [t.layer.name for t in self._graph.outputs]
+
+    @property
+    def input_shape(self):
+        shapes = [t.shape for t in self._graph.inputs]
+        return shapes if self._inputs_nested else shapes[0]
+
+    @property
+    def output_shape(self):
+        shapes = [t.shape for t in self._graph.outputs]
+        return shapes if self._outputs_nested else shapes[0]
+
+    def get_layer(self, name=None, index=None):
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"Model '{self.name}': no layer named {name!r}; layers are {[l.name for l in self.layers]}")
+
+    def _ensure_built_for(self, x):
+        """Sequential models without an input shape build on the first data seen."""
+
+    # ------------------------------------------------------------- weights
+    @property
+    def weights(self):
+        return [w for layer in self.layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self):
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for layer in self.layers for w in layer.non_trainable_weights]
+
+    def get_weights(self):
+        """Copies of every weight, layer by layer (Dense: kernel (in, out), bias; Conv2D: kernel (kh, kw, in, out), bias)."""
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights):
+        weights = list(weights)
+        expected = sum(len(layer.params) for layer in self.layers)
+        if len(weights) != expected:
+            raise ValueError(f"Model '{self.name}': set_weights expects {expected} arrays, got {len(weights)}")
+        i = 0
+        for layer in self.layers:
+            n = len(layer.params)
+            layer.set_weights(weights[i:i + n])
+            i += n
+
+    def count_params(self):
+        self._require_built("count its parameters")
+        return int(sum(layer.count_params() for layer in self.layers))
+
+    def _trainable(self):
+        """(keys, params) of the weights the optimizer updates."""
+        keys, params = [], []
+        for layer in self.layers:
+            for pname in layer.trainable_param_names():
+                keys.append(f"{layer.name}/{pname}")
+                params.append(layer.params[pname])
+        return keys, params
+
+    def _trainable_grads(self):
+        return [layer.grads[p] for layer in self.layers for p in layer.trainable_param_names()]
+
+    # -------------------------------------------------------------- compile
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, **kwargs):
+        """Choose the optimizer, the loss (per output) and the metrics reported by fit/evaluate."""
+        unknown = sorted(set(kwargs) - set(_COMPILE_IGNORED) - {"weighted_metrics"})
+        if unknown:
+            raise ValueError(f"compile: unknown keyword argument(s) {unknown}")
+        if kwargs.get("weighted_metrics"):
+            raise ValueError("compile: weighted_metrics is not supported")
+        if loss is None:
+            raise ValueError("compile: a loss is required, e.g. loss='categorical_crossentropy'")
+        self.optimizer = _optimizers.get(optimizer)
+        self._compile_args = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights}
+        self._compile_config = _compile_config(optimizer, loss, metrics, loss_weights)
+        self.compiled = True
+        self._losses = None                  # resolved per output once the outputs are known
+        self._metric_objs = None
+        if self.built:
+            self._resolve_losses()
+
+    def _per_output(self, spec, what):
+        names = self.output_names
+        if isinstance(spec, dict):
+            unknown = sorted(set(spec) - set(names))
+            if unknown:
+                raise ValueError(f"compile: {what} for unknown outputs {unknown}; outputs are {names}")
+            return [spec.get(n) for n in names]
+        if isinstance(spec, (list, tuple)) and len(names) > 1:
+            if len(spec) != len(names):
+                raise ValueError(f"compile: {len(spec)} {what} for {len(names)} outputs {names}")
+            return list(spec)
+        return [spec] * len(names)
+
+    def _resolve_losses(self):
+        args = self._compile_args
+        self._losses = [_losses.get(s) for s in self._per_output(args["loss"], "losses")]
+        lw = args["loss_weights"]
+        self._loss_weights = [1.0 if w is None else float(w) for w in self._per_output(lw, "loss_weights")] \
+            if lw is not None else [1.0] * len(self._losses)
+        # Fuse the loss with the last activation when they pair (softmax + CE, sigmoid + BCE).
+        self._fused = []
+        for t, loss in zip(self._graph.outputs, self._losses):
+            layer = t.layer
+            self._fused.append(isinstance(layer, ActivatedLayer) and loss.fused_activation is not None
+                               and layer.activation.name == loss.fused_activation)
+
+    def _resolve_metrics(self, ys):
+        """Metric objects per output; 'accuracy' depends on the target and output shapes."""
+        specs = self._compile_args["metrics"]
+        if specs is None:
+            per_out = [[] for _ in self._losses]
+        elif isinstance(specs, dict):
+            per_out = [list(_as_list(s)) if s is not None else [] for s in self._per_output(specs, "metrics")]
+        elif len(self._losses) > 1 and specs and all(isinstance(s, (list, tuple)) for s in specs):
+            per_out = [list(s) for s in self._per_output(list(specs), "metrics")]
+        else:
+            per_out = [list(_as_list(specs))] * len(self._losses)
+        multi = len(self._losses) > 1
+        self._metric_objs = []
+        for i, (t, loss, y) in enumerate(zip(self._graph.outputs, self._losses, ys)):
+            objs = []
+            for spec in per_out[i]:
+                m = _metrics.get(spec, loss, t.shape, y.shape)
+                key = f"{t.layer.name}_{m.name}" if multi else m.name
+                objs.append((key, m))
+            self._metric_objs.append(objs)
+
+    def _require_compiled(self, what):
+        if not self.compiled:
+            raise RuntimeError(f"Model '{self.name}' must be compiled before {what}: call model.compile(...)")
+
+    # ---------------------------------------------------------- data prep
+    def _inputs(self, x):
+        self._ensure_built_for(x)
+        self._require_built("run")
+        return _data.standardize_inputs(self, x, self.dtype)
+
+    def _targets(self, y, n):
+        raw = _data.standardize_targets(self, y)
+        ys = []
+        for t, loss, a in zip(self._graph.outputs, self._losses, raw):
+            if a.ndim == 0 or a.shape[0] != n:
+                raise ValueError(
+                    f"Model '{self.name}': {n} input samples but targets for output '{t.layer.name}' "
+                    f"have shape {a.shape}"
+                )
+            ys.append(loss.prepare_targets(a, t.sample_shape, f"output '{t.layer.name}'"))
+        if self._metric_objs is None:
+            self._resolve_metrics(ys)
+        return ys
+
+    def _sample_weights(self, sample_weight, class_weight, y_raw, n):
+        w = None
+        if sample_weight is not None:
+            w = _data.as_array(sample_weight, np.float64, "sample_weight").reshape(-1)
+            if w.shape[0] != n:
+                raise ValueError(f"sample_weight has {w.shape[0]} values for {n} samples")
+        if class_weight is not None:
+            if len(self._losses) > 1:
+                raise ValueError("class_weight is only supported for models with one output")
+            y = np.asarray(y_raw[0])
+            labels = np.argmax(y, axis=-1) if (y.ndim > 1 and y.shape[-1] > 1) else y.reshape(n, -1)[:, 0]
+            cw = np.array([class_weight.get(int(c), 1.0) for c in labels], dtype=np.float64)
+            w = cw if w is None else w * cw
+        return None if w is None else w.astype(self.dtype)
+
+    # ------------------------------------------------------------ one step
+    def _step(self, xs, ys, w, training):
+        """Forward (and, in training, backward + update) on one batch.
+
+        Returns the outputs and the batch sums to average: {'loss': sum of w*loss, ...}.
+        """
+        outs = self._graph.forward(xs, training)
+        n = outs[0].shape[0]
+        sums = {"loss": 0.0}
+        douts = []
+        multi = len(outs) > 1
+        for t, out, y, loss, lw, fused in zip(self._graph.outputs, outs, ys, self._losses,
+                                              self._loss_weights, self._fused):
+            value = loss.value(y, out, w)
+            sums["loss"] += lw * value * n
+            if multi:
+                sums[f"{t.layer.name}_loss"] = value * n
+            if training:
+                g = loss.fused_grad(y, out, w) if fused else loss.grad(y, out, w)
+                douts.append(g if lw == 1.0 else g * lw)
+        for objs, out, y in zip(self._metric_objs, outs, ys):
+            for key, m in objs:
+                sums[key] = float(np.sum(m.per_sample(y, out)))
+        if training:
+            self._graph.backward(douts, self._fused)
+            keys, params = self._trainable()
+            self.optimizer.apply(keys, params, self._trainable_grads())
+        return outs, sums
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, **kwargs):
+        """Train for ``epochs`` epochs; returns a ``History`` (``.history``: key -> list per epoch)."""
+        unknown = sorted(set(kwargs) - set(_FIT_ACCEPTED))
+        if unknown:
+            raise ValueError(f"fit: unknown keyword argument(s) {unknown}")
+        if any(kwargs.get(k) not in (None, 1) for k in _FIT_ACCEPTED[:2]):
+            raise ValueError("fit: steps_per_epoch/validation_steps are not supported with array data")
+        self._require_compiled("fit")
+        batch_size = _batch_size(batch_size)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        xs = self._inputs(x)
+        if self._losses is None:
+            self._resolve_losses()
+        n = xs[0].shape[0]
+        y_raw = _data.standardize_targets(self, y)
+        ys = self._targets(y, n)
+        w = self._sample_weights(sample_weight, class_weight, y_raw, n)
+
+        val = None
+        if validation_data is not None:
+            val = self._validation_tuple(validation_data)
+        elif validation_split:
+            if not 0 < validation_split < 1:
+                raise ValueError(f"fit: validation_split must be in (0, 1), got {validation_split}")
+            cut = int(n * (1 - validation_split))
+            if cut == 0 or cut == n:
+                raise ValueError(f"fit: validation_split={validation_split} leaves no training or validation data")
+            val = (_data.take(xs, slice(cut, None)), _data.take(ys, slice(cut, None)),
+                   None if w is None else w[cut:])
+            xs, ys, w = _data.take(xs, slice(0, cut)), _data.take(ys, slice(0, cut)), None if w is None else w[:cut]
+            n = cut
+
+        steps = -(-n // batch_size)
+        history = cbks.History()
+        cb_list = [history] + list(callbacks or [])
+        if verbose:
+            cb_list.append(cbks.ProgbarLogger(verbose))
+        params = {"verbose": verbose, "epochs": epochs, "steps": steps}
+        cb = cbks.CallbackList(cb_list, self, params)
+        self.stop_training = False
+        cb.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            cb.on_epoch_begin(epoch)
+            order = self._rng.permutation(n) if shuffle else np.arange(n)
+            totals, seen = {}, 0
+            for step in range(steps):
+                idx = order[step * batch_size:(step + 1) * batch_size]
+                cb.on_train_batch_begin(step)
+                _, sums = self._step(_data.take(xs, idx), _data.take(ys, idx),
+                                     None if w is None else w[idx], training=True)
+                seen += len(idx)
+                for k, v in sums.items():
+                    totals[k] = totals.get(k, 0.0) + v
+                logs = _sorted_logs({k: v / seen for k, v in totals.items()})
+                cb.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            epoch_logs = dict(logs)
+            if val is not None:
+                val_logs = self._evaluate_arrays(*val, batch_size=kwargs.get("validation_batch_size") or batch_size)
+                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+            cb.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training:
+                break
+        cb.on_train_end()
+        history.params = params
+        history.model = self
+        self.history = history
+        return history
+
+    def _validation_tuple(self, validation_data):
+        if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
+            raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
+        xv = self._inputs(validation_data[0])
+        nv = xv[0].shape[0]
+        yv = self._targets(validation_data[1], nv)
+        wv = self._sample_weights(validation_data[2], None, None, nv) if len(validation_data) == 3 else None
+        return xv, yv, wv
+
+    def _evaluate_arrays(self, xs, ys, w, batch_size, progbar=None, cb=None):
+        n = xs[0].shape[0]
+        totals = {}
+        steps = -(-n // batch_size)
+        for step in range(steps):
+            sl = slice(step * batch_size, (step + 1) * batch_size)
+            if cb is not None:
+                cb.on_test_batch_begin(step)
+            _, sums = self._step(_data.take(xs, sl), _data.take(ys, sl), None if w is None else w[sl], training=False)
+            for k, v in sums.items():
+                totals[k] = totals.get(k, 0.0) + v
+            seen = min((step + 1) * batch_size, n)
+            logs = _sorted_logs({k: v / seen for k, v in totals.items()})
+            if cb is not None:
+                cb.on_test_batch_end(step, logs)
+            if progbar is not None:
+                progbar.update(step + 1, logs, finalize=step + 1 == steps)
+        return logs
+
+    # ------------------------------------------------------------- evaluate
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
+        """Loss (and metrics) on (x, y): a float, or [loss, *metrics], or a dict with return_dict=True."""
+        self._require_compiled("evaluate")
+        batch_size = _batch_size(batch_size)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        xs = self._inputs(x)
+        if self._losses is None:
+            self._resolve_losses()
+        n = xs[0].shape[0]
+        ys = self._targets(y, n)
+        w = self._sample_weights(sample_weight, None, None, n)
+        nsteps = -(-n // batch_size)
+        cb = cbks.CallbackList(list(callbacks or []), self, {"verbose": verbose, "steps": nsteps})
+        cb.on_test_begin()
+        bar = Progbar(nsteps, verbose) if verbose else None
+        logs = self._evaluate_arrays(xs, ys, w, batch_size, bar, cb)
+        cb.on_test_end(logs)
+        if return_dict:
+            return logs
+        return self._logs_to_list(logs)
+
+    def _logs_to_list(self, logs):
+        keys = ["loss"]
+        if len(self._losses) > 1:
+            keys += [f"{name}_loss" for name in self.output_names]
+        keys += [key for objs in self._metric_objs for key, _ in objs]
+        values = [logs[k] for k in keys]
+        return values[0] if len(values) == 1 else values
+
+    @property
+    def metrics_names(self):
+        if not self.compiled or self._metric_objs is None:
+            return ["loss"]
+        names = ["loss"]
+        if len(self._losses) > 1:
+            names += [f"{name}_loss" for name in self.output_names]
+        return names + [key for objs in self._metric_objs for key, _ in objs]
+
+    # -------------------------------------------------------------- predict
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Outputs for x in inference mode: one array, or a list for several outputs."""
+        batch_size = _batch_size(batch_size)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        xs = self._inputs(x)
+        n = xs[0].shape[0]
+        nsteps = -(-n // batch_size)
+        bar = Progbar(nsteps, verbose) if verbose else None
+        cb = cbks.CallbackList(list(callbacks or []), self, {"verbose": verbose, "steps": nsteps})
+        cb.on_predict_begin()
+        chunks = []
+        for step in range(nsteps):
+            sl = slice(step * batch_size, (step + 1) * batch_size)
+            cb.on_predict_batch_begin(step)
+            chunks.append(self._graph.forward(_data.take(xs, sl), training=False))
+            cb.on_predict_batch_end(step, {"outputs": chunks[-1]})
+            if bar is not None:
+                bar.update(step + 1, finalize=step + 1 == nsteps)
+        cb.on_predict_end()
+        outs = [np.concatenate([c[i] for c in chunks]) for i in range(len(self._graph.outputs))]
+        return outs if self._outputs_nested else outs[0]
+
+    def __call__(self, x, training=False):
+        """model(x) on arrays: the outputs of one forward pass (no batching)."""
+        xs = self._inputs(x)
+        outs = self._graph.forward(xs, training)
+        return outs if self._outputs_nested else outs[0]
+
+    def predict_on_batch(self, x):
+        return self(x)
+
+    # ---------------------------------------------------------- batch level
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One update on one batch; returns that batch's loss (and metrics)."""
+        self._require_compiled("train_on_batch")
+        xs = self._inputs(x)
+        if self._losses is None:
+            self._resolve_losses()
+        n = xs[0].shape[0]
+        y_raw = _data.standardize_targets(self, y)
+        ys = self._targets(y, n)
+        w = self._sample_weights(sample_weight, class_weight, y_raw, n)
+        _, sums = self._step(xs, ys, w, training=True)
+        logs = _sorted_logs({k: v / n for k, v in sums.items()})
+        return logs if return_dict else self._logs_to_list(logs)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        self._require_compiled("test_on_batch")
+        xs = self._inputs(x)
+        if self._losses is None:
+            self._resolve_losses()
+        n = xs[0].shape[0]
+        ys = self._targets(y, n)
+        w = self._sample_weights(sample_weight, None, None, n)
+        _, sums = self._step(xs, ys, w, training=False)
+        logs = _sorted_logs({k: v / n for k, v in sums.items()})
+        return logs if return_dict else self._logs_to_list(logs)
+
+    # ------------------------------------------------------ summary, saving
+    def summary(self, line_length=None, positions=None, print_fn=None, **kwargs):
+        """Print the Keras table: Layer (type) | Output Shape | Param #, then the totals."""
+        from ._summary import summary_text
+        self._require_built("print a summary")
+        text = summary_text(self, line_length)
+        (print_fn or (lambda s: print(s, file=sys.stdout)))(text)
+
+    def get_config(self):
+        from . import saving
+        return saving.model_config(self)["config"]
+
+    def to_json(self, **kwargs):
+        """The architecture as a JSON string (no weights); see models.model_from_json."""
+        import json
+        from . import saving
+        return json.dumps(saving.model_config(self), **kwargs)
+
+    def save_weights(self, filepath, overwrite=True):
+        """All weights in one .npz archive written atomically (any file name, e.g. 'x.weights.h5')."""
+        from . import saving
+        saving.save_weights(self, filepath, overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        from . import saving
+        saving.load_weights(self, filepath)
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Architecture + weights + compile settings + optimizer state in one .npz archive."""
+        from . import saving
+        saving.save_model(self, filepath, overwrite)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _as_list(x):
+    return x if isinstance(x, (list, tuple)) else [x]
+
+
+def _batch_size(batch_size):
+    if batch_size is None:
+        return 32
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    return int(batch_size)
+
+
+def _sorted_logs(logs):
+    """Keras' order: metrics and losses alphabetically (val_ entries are appended later)."""
+    return {k: float(logs[k]) for k in sorted(logs)}
+
+
+def _compile_config(optimizer, loss, metrics, loss_weights):
+    """What compile() received, in JSON form when possible (None when not serialisable)."""
+    def name_of(v):
+        if isinstance(v, str):
+            return v
+        if isinstance(v, _losses.Loss):
+            return v.name
+        if callable(v) and v in _losses._FUNCTIONS:
+            return _losses._FUNCTIONS[v]
+        if isinstance(v, _metrics.Metric):
+            return v.name if v.name == v.default_name else None
+        return None
+
+    def convert(spec):
+        if spec is None:
+            return None
+        if isinstance(spec, dict):
+            return {k: convert(v) for k, v in spec.items()}
+        if isinstance(spec, (list, tuple)):
+            return [convert(v) for v in spec]
+        n = name_of(spec)
+        if n is None:
+            raise TypeError
+        return n
+
+    try:
+        return {"optimizer": _optimizers.serialize(_optimizers.get(optimizer)) if isinstance(optimizer, str)
+                else None, "loss": convert(loss), "metrics": convert(metrics), "loss_weights": loss_weights}
+    except TypeError:
+        return None

@@ -1,0 +1,202 @@
+"""Conv2D and MaxPooling2D, channels_last, on the book's kernels.
+
+Keras stores images as NHWC and a conv kernel as (kh, kw, in, out); the
+kernels (``fastnn.kernels.conv_forward`` etc., the ones under
+``fastnn.layers.Convolution``/``Pooling``) work in NCHW with W (FN, C, FH, FW).
+These layers transpose at the boundary and nothing else: the arithmetic is
+the kernels'.
+
+Padding. 'valid': no padding, out = (H - k) // s + 1. 'same': out = ceil(H / s)
+and the input is padded by pad_total = max((out - 1)*s + k - H, 0) rows,
+pad_total // 2 on top and the rest at the bottom (Keras/TensorFlow's rule, so
+the extra row goes at the bottom/right). When the four sides are equal the
+kernel's own ``pad`` is used; otherwise the input is padded explicitly.
+Max pooling pads with -inf, so that padding never wins a window.
+"""
+import numpy as np
+
+from ... import kernels
+from .. import initializers as _init
+from .base import ActivatedLayer, Layer
+
+
+def _pair(where, what, value):
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (int(value), int(value))
+    try:
+        a, b = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: {what} must be an int or a pair of ints, got {value!r}") from None
+    if a < 1 or b < 1:
+        raise ValueError(f"{where}: {what} must be positive, got {value!r}")
+    return a, b
+
+
+def _padding(where, padding):
+    padding = str(padding).lower()
+    if padding not in ("valid", "same"):
+        raise ValueError(f"{where}: padding must be 'valid' or 'same', got {padding!r}")
+    return padding
+
+
+def window_plan(size, k, s, padding):
+    """(out, pad_before, pad_after) of one spatial axis."""
+    if padding == "valid":
+        if size < k:
+            return 0, 0, 0
+        return (size - k) // s + 1, 0, 0
+    out = -(-size // s)
+    total = max((out - 1) * s + k - size, 0)
+    return out, total // 2, total - total // 2
+
+
+class _Windowed(Layer):
+    """Shared geometry of the sliding-window layers."""
+
+    def _plan(self, input_shape):
+        H, W = input_shape[0], input_shape[1]
+        (kh, kw), (sh, sw) = self._window, self.strides
+        oh, top, bottom = window_plan(H, kh, sh, self.padding)
+        ow, left, right = window_plan(W, kw, sw, self.padding)
+        if oh < 1 or ow < 1:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': window {kh}x{kw} is larger than the input "
+                f"{H}x{W} with padding '{self.padding}'"
+            )
+        return oh, ow, (top, bottom, left, right)
+
+    def _check_rank(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': expects samples of shape (height, width, channels), "
+                f"got {tuple(input_shape)}"
+            )
+
+    def _to_nchw(self, x, fill):
+        """NHWC batch -> padded NCHW batch and the pad to give the kernel."""
+        x = x.transpose(0, 3, 1, 2)
+        top, bottom, left, right = self._pads
+        if top == bottom == left == right and fill == 0:
+            return np.ascontiguousarray(x), top
+        x = np.pad(x, [(0, 0), (0, 0), (top, bottom), (left, right)], constant_values=fill)
+        return x, 0
+
+    def _from_nchw_grad(self, dx):
+        """Gradient w.r.t. the padded NCHW input -> gradient w.r.t. the NHWC input."""
+        if self._kernel_pad == 0:
+            top, bottom, left, right = self._pads
+            H, W = dx.shape[2] - top - bottom, dx.shape[3] - left - right
+            dx = dx[:, :, top:top + H, left:left + W]
+        return np.ascontiguousarray(dx.transpose(0, 2, 3, 1))
+
+
+class Conv2D(_Windowed, ActivatedLayer):
+    """2-D convolution. x (N, H, W, C) -> (N, OH, OW, filters); kernel (kh, kw, C, filters)."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        where = f"Conv2D '{self.name}'"
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters < 1:
+            raise ValueError(f"{where}: filters must be a positive int, got {filters!r}")
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{where}: only data_format='channels_last' is supported, got {data_format!r}")
+        if _pair(where, "dilation_rate", dilation_rate) != (1, 1):
+            raise ValueError(f"{where}: dilation_rate other than 1 is not supported")
+        self.filters = int(filters)
+        self.kernel_size = self._window = _pair(where, "kernel_size", kernel_size)
+        self.strides = _pair(where, "strides", strides)
+        if self.strides[0] != self.strides[1]:
+            raise ValueError(f"{where}: the conv kernels take one stride for both axes, got strides={self.strides}")
+        self.padding = _padding(where, padding)
+        self._set_activation(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = _init.get(kernel_initializer, where=f"{where} kernel_initializer")
+        self.bias_initializer = _init.get(bias_initializer, where=f"{where} bias_initializer")
+
+    def build(self, input_shape):
+        self._check_rank(input_shape)
+        kh, kw = self.kernel_size
+        self.add_weight("kernel", (kh, kw, input_shape[2], self.filters), self.kernel_initializer)
+        if self.use_bias:
+            self.add_weight("bias", (self.filters,), self.bias_initializer)
+
+    def compute_output_shape(self, input_shape):
+        self._check_rank(input_shape)
+        oh, ow, self._pads = self._plan(input_shape)
+        return (oh, ow, self.filters)
+
+    @property
+    def kernel(self):
+        return self.params["kernel"]
+
+    @property
+    def bias(self):
+        return self.params.get("bias")
+
+    def forward(self, x, training=False):
+        # (kh, kw, in, out) -> (FN, C, FH, FW), the book's layout.
+        self._W = np.ascontiguousarray(self.params["kernel"].transpose(3, 2, 0, 1))
+        b = self.params.get("bias")
+        if b is None:
+            b = np.zeros(self.filters, dtype=self._W.dtype)
+        self._x, self._kernel_pad = self._to_nchw(x, 0)
+        out, self._col = kernels.conv_forward(self._x, self._W, b, self.strides[0], self._kernel_pad)
+        return self._activate(np.ascontiguousarray(out.transpose(0, 2, 3, 1)))
+
+    def backward(self, dout, skip_activation=False):
+        dz = self._activation_grad(dout, skip_activation)
+        dz = np.ascontiguousarray(dz.transpose(0, 3, 1, 2))
+        dx, dW, db = kernels.conv_backward(dz, self._x, self._W, self.strides[0], self._kernel_pad, self._col)
+        self.grads = {"kernel": np.ascontiguousarray(dW.transpose(2, 3, 1, 0))}
+        if self.use_bias:
+            self.grads["bias"] = db
+        return self._from_nchw_grad(dx)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, kernel_size=list(self.kernel_size), strides=list(self.strides),
+                      padding=self.padding, activation=self.activation.name, use_bias=self.use_bias,
+                      kernel_initializer=_init.serialize(self.kernel_initializer),
+                      bias_initializer=_init.serialize(self.bias_initializer))
+        return config
+
+
+class MaxPooling2D(_Windowed):
+    """Max over pool_size windows. x (N, H, W, C) -> (N, OH, OW, C); strides default to pool_size."""
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        where = f"MaxPooling2D '{self.name}'"
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{where}: only data_format='channels_last' is supported, got {data_format!r}")
+        self.pool_size = self._window = _pair(where, "pool_size", pool_size)
+        self.strides = _pair(where, "strides", strides if strides is not None else self.pool_size)
+        if self.strides[0] != self.strides[1]:
+            raise ValueError(f"{where}: the pooling kernels take one stride for both axes, got strides={self.strides}")
+        self.padding = _padding(where, padding)
+
+    def compute_output_shape(self, input_shape):
+        self._check_rank(input_shape)
+        oh, ow, self._pads = self._plan(input_shape)
+        return (oh, ow, input_shape[2])
+
+    def forward(self, x, training=False):
+        fill = -np.inf if any(self._pads) else 0
+        xp, self._kernel_pad = self._to_nchw(x, fill)
+        self._xp_shape = xp.shape
+        ph, pw = self.pool_size
+        out, self._argmax = kernels.maxpool_forward(xp, ph, pw, self.strides[0], self._kernel_pad)
+        return np.ascontiguousarray(out.transpose(0, 2, 3, 1))
+
+    def backward(self, dout):
+        ph, pw = self.pool_size
+        d = np.ascontiguousarray(dout.transpose(0, 3, 1, 2))
+        dx = kernels.maxpool_backward(d, self._argmax, self._xp_shape, ph, pw, self.strides[0], self._kernel_pad)
+        return self._from_nchw_grad(dx)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(pool_size=list(self.pool_size), strides=list(self.strides), padding=self.padding)
+        return config

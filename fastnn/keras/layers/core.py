@@ -1,0 +1,213 @@
+"""Dense, Activation, Flatten, Reshape, Dropout.
+
+Dense runs on the affine kernels (``fastnn.kernels.affine_forward/backward``,
+the same ones ``fastnn.layers.Affine`` uses); ReLU on the relu kernels.
+Shapes are given for one batch of N samples.
+"""
+import numpy as np
+
+from ... import kernels
+from .. import backend
+from .. import initializers as _init
+from .base import ActivatedLayer, Layer, _as_shape
+
+
+class Dense(ActivatedLayer):
+    """out = activation(x @ kernel + bias).
+
+    x: (N, ..., in) -> (N, ..., units); kernel (in, units), bias (units,).
+    A Dense on more than 2-D input acts on the last axis, like Keras.
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
+            raise ValueError(f"Dense '{self.name}': units must be a positive int, got {units!r}")
+        self.units = int(units)
+        self._set_activation(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = _init.get(kernel_initializer, where=f"Dense '{self.name}' kernel_initializer")
+        self.bias_initializer = _init.get(bias_initializer, where=f"Dense '{self.name}' bias_initializer")
+
+    def build(self, input_shape):
+        if len(input_shape) < 1 or input_shape[-1] is None:
+            raise ValueError(f"Dense '{self.name}': the last axis of the input must be known, got {input_shape}")
+        self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer)
+        if self.use_bias:
+            self.add_weight("bias", (self.units,), self.bias_initializer)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    @property
+    def kernel(self):
+        return self.params["kernel"]
+
+    @property
+    def bias(self):
+        return self.params.get("bias")
+
+    def _bias_or_zeros(self):
+        b = self.params.get("bias")
+        return b if b is not None else np.zeros(self.units, dtype=self.params["kernel"].dtype)
+
+    def forward(self, x, training=False):
+        self._in_shape = x.shape
+        x2 = x.reshape(-1, x.shape[-1])
+        self._x2 = x2
+        z = kernels.affine_forward(x2, self.params["kernel"], self._bias_or_zeros())
+        return self._activate(z.reshape(x.shape[:-1] + (self.units,)))
+
+    def backward(self, dout, skip_activation=False):
+        dz = self._activation_grad(dout, skip_activation).reshape(-1, self.units)
+        dx, dW, db = kernels.affine_backward(dz, self._x2, self.params["kernel"])
+        self.grads = {"kernel": dW}
+        if self.use_bias:
+            self.grads["bias"] = db
+        return dx.reshape(self._in_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(units=self.units, activation=self.activation.name, use_bias=self.use_bias,
+                      kernel_initializer=_init.serialize(self.kernel_initializer),
+                      bias_initializer=_init.serialize(self.bias_initializer))
+        return config
+
+
+class Activation(ActivatedLayer):
+    """Applies an activation by name: relu, sigmoid, softmax, tanh, softplus, linear."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self._set_activation(activation)
+
+    def forward(self, x, training=False):
+        return self._activate(x)
+
+    def backward(self, dout, skip_activation=False):
+        return self._activation_grad(dout, skip_activation)
+
+    def get_config(self):
+        config = super().get_config()
+        config["activation"] = self.activation.name
+        return config
+
+
+class Flatten(Layer):
+    """(N, d1, d2, ...) -> (N, d1*d2*...), in C order (channels_last)."""
+
+    def compute_output_shape(self, input_shape):
+        if any(s is None for s in input_shape):
+            raise ValueError(f"Flatten '{self.name}': all input sizes must be known, got {input_shape}")
+        return (int(np.prod(input_shape)),)
+
+    def forward(self, x, training=False):
+        self._in_shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout):
+        return dout.reshape(self._in_shape)
+
+
+class Reshape(Layer):
+    """(N, *input_shape) -> (N, *target_shape); one entry of target_shape may be -1."""
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(s) for s in target_shape)
+        if sum(s == -1 for s in self.target_shape) > 1:
+            raise ValueError(f"Reshape '{self.name}': at most one -1 in target_shape, got {self.target_shape}")
+
+    def compute_output_shape(self, input_shape):
+        size = int(np.prod(input_shape))
+        known = int(np.prod([s for s in self.target_shape if s != -1]))
+        if -1 in self.target_shape:
+            if known == 0 or size % known:
+                raise ValueError(f"Reshape '{self.name}': cannot reshape {tuple(input_shape)} to {self.target_shape}")
+            return tuple(size // known if s == -1 else s for s in self.target_shape)
+        if known != size:
+            raise ValueError(
+                f"Reshape '{self.name}': input {tuple(input_shape)} has {size} values per sample, "
+                f"target_shape {self.target_shape} has {known}"
+            )
+        return self.target_shape
+
+    def forward(self, x, training=False):
+        self._in_shape = x.shape
+        return x.reshape((x.shape[0],) + self.output_shape)
+
+    def backward(self, dout):
+        return dout.reshape(self._in_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config["target_shape"] = list(self.target_shape)
+        return config
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each value with probability ``rate``
+    and scale the others by 1/(1 - rate); at inference, the identity."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= float(rate) < 1:
+            raise ValueError(f"Dropout '{self.name}': rate must be in [0, 1), got {rate!r}")
+        if noise_shape is not None:
+            raise ValueError(f"Dropout '{self.name}': noise_shape is not supported")
+        self.rate = float(rate)
+        self.seed = seed
+        seed = seed if seed is not None else backend.global_rng().integers(2**63)
+        self._rng = np.random.default_rng(seed)
+
+    def forward(self, x, training=False):
+        if not training or self.rate == 0:
+            self._mask = None
+            return x
+        keep = self._rng.random(x.shape) >= self.rate
+        self._mask = keep.astype(x.dtype) / x.dtype.type(1 - self.rate)
+        return x * self._mask
+
+    def backward(self, dout):
+        return dout if self._mask is None else dout * self._mask
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(rate=self.rate, seed=self.seed)
+        return config
+
+
+class InputLayer(Layer):
+    """The source of a functional model's input; holds no weights."""
+
+    def __init__(self, shape=None, **kwargs):
+        if shape is None:
+            shape = kwargs.pop("input_shape", None)
+        super().__init__(**kwargs)
+        if shape is None:
+            raise ValueError(f"InputLayer '{self.name}': a shape is required")
+        self.shape = _as_shape("Input", "shape", shape)
+        self._ensure_built(self.shape)
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, dout):
+        return dout
+
+    def get_config(self):
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+
+
+def Input(shape=None, batch_size=None, name=None, dtype=None, **kwargs):
+    """A symbolic input batch of samples of ``shape`` (without the batch axis)."""
+    from .base import KerasTensor
+    if kwargs:
+        raise ValueError(f"Input: unknown keyword argument(s) {sorted(kwargs)}")
+    if shape is None:
+        raise ValueError("Input: shape is required, e.g. Input(shape=(784,))")
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    layer = InputLayer(shape=shape, name=name or backend.unique_name("input_layer"), dtype=dtype)
+    return KerasTensor(layer.shape, layer)

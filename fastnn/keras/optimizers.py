@@ -1,0 +1,194 @@
+"""Optimizers with Keras' defaults and update rules.
+
+Each keeps its learning rate in ``learning_rate`` (``lr`` is accepted as the
+old spelling), counts steps in ``iterations``, and holds per-weight state
+("slots") keyed by ``'layer_name/weight_name'`` so that a saved model resumes
+exactly. SGD and Adam run on the kernels ``sgd_update``, ``momentum_update``
+and ``adam_update``.
+
+=========  ============================================================  ===============
+SGD        v = momentum*v - lr*g;  w += v   (plain: w -= lr*g)           lr 0.01
+RMSprop    s = rho*s + (1-rho)*g^2;  w -= lr*g / sqrt(s + eps)            lr 0.001, rho 0.9
+Adam       m, v moving moments; w -= lr_t*m/(sqrt(v)+eps),               lr 0.001
+           lr_t = lr*sqrt(1-beta_2^t)/(1-beta_1^t)
+Adagrad    a += g^2 (a starts at 0.1);  w -= lr*g / sqrt(a + eps)         lr 0.001
+=========  ============================================================  ===============
+"""
+import numpy as np
+
+from .. import kernels
+
+_COMMON = ("name", "clipnorm", "clipvalue", "global_clipnorm", "weight_decay", "decay")
+
+
+class Optimizer:
+    default_lr = 0.001
+
+    def __init__(self, learning_rate=None, **kwargs):
+        cls = type(self).__name__
+        lr = kwargs.pop("lr", None)
+        unknown = sorted(set(kwargs) - set(_COMMON))
+        if unknown:
+            raise ValueError(f"{cls}: unknown keyword argument(s) {unknown}")
+        if learning_rate is None:
+            learning_rate = lr if lr is not None else self.default_lr
+        self.learning_rate = learning_rate
+        self.name = kwargs.get("name") or cls.lower()
+        self.clipnorm = kwargs.get("clipnorm")
+        self.clipvalue = kwargs.get("clipvalue")
+        if kwargs.get("global_clipnorm") or kwargs.get("weight_decay") or kwargs.get("decay"):
+            raise ValueError(f"{cls}: global_clipnorm, weight_decay and decay are not supported")
+        self.iterations = 0
+        self.slots = {}          # key -> {slot name: array}
+
+    @property
+    def learning_rate(self):
+        return self._lr
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        value = float(value)
+        if not value >= 0:
+            raise ValueError(f"{type(self).__name__}: learning_rate must be >= 0, got {value}")
+        self._lr = value
+
+    lr = learning_rate
+
+    def _slot(self, key, name, param, init=0.0):
+        slots = self.slots.setdefault(key, {})
+        if name not in slots:
+            slots[name] = np.full_like(param, init)
+        return slots[name]
+
+    def _clip(self, g):
+        if self.clipvalue is not None:
+            g = np.clip(g, -self.clipvalue, self.clipvalue)
+        if self.clipnorm is not None:
+            norm = np.sqrt(np.sum(g * g))
+            if norm > self.clipnorm:
+                g = g * (self.clipnorm / norm)
+        return g
+
+    def apply(self, keys, params, grads):
+        """One step on every (param, grad) pair; params are updated in place."""
+        self.iterations += 1
+        for key, p, g in zip(keys, params, grads):
+            self._update(key, p, self._clip(np.asarray(g, dtype=p.dtype)))
+
+    def _update(self, key, p, g):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"name": self.name, "learning_rate": self.learning_rate,
+                "clipnorm": self.clipnorm, "clipvalue": self.clipvalue}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class SGD(Optimizer):
+    default_lr = 0.01
+
+    def __init__(self, learning_rate=None, momentum=0.0, nesterov=False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"SGD: momentum must be in [0, 1], got {momentum}")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+
+    def _update(self, key, p, g):
+        lr = self.learning_rate
+        if self.momentum == 0:
+            kernels.sgd_update(p, g, lr)
+        elif not self.nesterov:
+            kernels.momentum_update(p, g, self._slot(key, "momentum", p), lr, self.momentum)
+        else:
+            v = self._slot(key, "momentum", p)
+            v *= self.momentum
+            v -= lr * g
+            p += self.momentum * v - lr * g
+
+    def get_config(self):
+        return dict(super().get_config(), momentum=self.momentum, nesterov=self.nesterov)
+
+
+class RMSprop(Optimizer):
+    def __init__(self, learning_rate=None, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), bool(centered)
+
+    def _update(self, key, p, g):
+        s = self._slot(key, "velocity", p)
+        s *= self.rho
+        s += (1 - self.rho) * g * g
+        denom = s
+        if self.centered:
+            mg = self._slot(key, "average_gradient", p)
+            mg *= self.rho
+            mg += (1 - self.rho) * g
+            denom = s - mg * mg
+        step = self.learning_rate * g / np.sqrt(denom + self.epsilon)
+        if self.momentum > 0:
+            m = self._slot(key, "momentum", p)
+            m *= self.momentum
+            m += step
+            step = m
+        p -= step.astype(p.dtype, copy=False)
+
+    def get_config(self):
+        return dict(super().get_config(), rho=self.rho, momentum=self.momentum,
+                    epsilon=self.epsilon, centered=self.centered)
+
+
+class Adam(Optimizer):
+    def __init__(self, learning_rate=None, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        if amsgrad:
+            raise ValueError("Adam: amsgrad is not supported")
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def _update(self, key, p, g):
+        t = self.iterations
+        lr_t = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        kernels.adam_update(p, g, self._slot(key, "m", p), self._slot(key, "v", p),
+                            lr_t, self.beta_1, self.beta_2, self.epsilon)
+
+    def get_config(self):
+        return dict(super().get_config(), beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
+
+
+class Adagrad(Optimizer):
+    def __init__(self, learning_rate=None, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value, self.epsilon = float(initial_accumulator_value), float(epsilon)
+
+    def _update(self, key, p, g):
+        a = self._slot(key, "accumulator", p, self.initial_accumulator_value)
+        a += g * g
+        p -= (self.learning_rate * g / np.sqrt(a + self.epsilon)).astype(p.dtype, copy=False)
+
+    def get_config(self):
+        return dict(super().get_config(), initial_accumulator_value=self.initial_accumulator_value,
+                    epsilon=self.epsilon)
+
+
+_CLASSES = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adagrad": Adagrad}
+
+
+def get(identifier):
+    """An optimizer from a name ('sgd', 'rmsprop', 'adam', 'adagrad') with Keras' defaults, or an instance."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in _CLASSES:
+        return _CLASSES[identifier.lower()]()
+    raise ValueError(f"compile: unknown optimizer {identifier!r}; valid optimizers are {sorted(_CLASSES)}")
+
+
+def serialize(opt):
+    return {"class_name": type(opt).__name__, "config": opt.get_config()}
+
+
+def deserialize(config):
+    classes = {cls.__name__: cls for cls in _CLASSES.values()}
+    return classes[config["class_name"]].from_config(config["config"])
