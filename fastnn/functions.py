@@ -110,3 +110,9 @@ def cross_entropy_error(y, t):
 def softmax_loss(X, t):
     """Cross-entropy of softmax(X) against t (labels or one-hot)."""
     return cross_entropy_error(softmax(X), t)
+
+
+__all__ = [
+    "identity_function", "step_function", "sigmoid", "sigmoid_grad", "relu", "relu_grad",
+    "softmax", "sum_squared_error", "mean_squared_error", "cross_entropy_error", "softmax_loss",
+]

@@ -59,3 +59,6 @@ def gradient_descent(f, init_x, lr=0.01, step_num=100):
     for _ in range(int(step_num)):
         x -= lr * numerical_gradient(f, x)
     return x
+
+
+__all__ = ["numerical_diff", "numerical_gradient", "gradient_descent"]

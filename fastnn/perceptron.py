@@ -97,3 +97,6 @@ class Perceptron:
         if X.shape[1] != self.w.size:
             raise ValueError(f"Perceptron.predict: X has {X.shape[1]} features, the perceptron {self.w.size}")
         return (X @ self.w + self.b > 0).astype(int)
+
+
+__all__ = ["AND", "NAND", "OR", "XOR", "Perceptron"]

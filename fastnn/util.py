@@ -86,3 +86,6 @@ def shuffle_dataset(x, t):
         )
     permutation = np.random.permutation(x.shape[0])
     return x[permutation], t[permutation]
+
+
+__all__ = ["im2col", "col2im", "conv_output_size", "smooth_curve", "shuffle_dataset"]
