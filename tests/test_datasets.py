@@ -348,9 +348,10 @@ def test_corrupt_file_outside_the_cache_is_reported_but_kept(tmp_path, monkeypat
     bad = tmp_path / "env" / "fashion-mnist" / NAMES["test_labels"]
     bad.write_bytes(bad.read_bytes() + b"x")
     monkeypatch.setenv("FASTNN_DATA", str(tmp_path / "env"))
-    with pytest.warns(RuntimeWarning, match="t10k-labels"):
+    with pytest.warns(RuntimeWarning, match="t10k-labels.*corrupt gzip file") as record:
         with pytest.raises(DatasetNotFoundError, match=r"FASTNN_DATA: .*fashion-mnist \(corrupt: "):
             load_fashion_mnist()
+    assert record[0].filename == __file__  # points at the caller
     assert bad.exists()
 
 

@@ -23,7 +23,7 @@ def _user_agent():
 
 USER_AGENT = _user_agent()
 # (connect, read) seconds for each request: a dead mirror fails fast.
-TIMEOUT = (10, 60)
+TIMEOUT = (5, 60)
 
 
 def _describe(exc):

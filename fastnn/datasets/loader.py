@@ -104,17 +104,17 @@ def _offline():
     return os.environ.get("FASTNN_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
 
 
-def _try_place(place, spec, looked):
+def _try_place(place, spec, looked, stacklevel):
     """Read the dataset from one lookup place, or record why not and return None.
 
     A corrupt file in our own download cache is deleted (it would otherwise
     shadow a good download forever); elsewhere it is only reported.
     """
-    found, missing = sources.files_in_directory(place.directory, spec)
     label = f"{place.origin}: {place.directory}"
     if not place.directory.is_dir():
         looked.append(f"{label} (no such directory)")
         return None
+    found, missing = sources.files_in_directory(place.directory, spec)
     if missing:
         looked.append(f"{label} (missing {', '.join(missing)})")
         return None
@@ -128,7 +128,7 @@ def _try_place(place, spec, looked):
                 note += " -- removed it from the cache"
             except OSError:
                 pass
-        warnings.warn(f"{spec.title}: skipping {exc}", RuntimeWarning, stacklevel=4)
+        warnings.warn(f"{spec.title}: skipping {exc}", RuntimeWarning, stacklevel=stacklevel + 1)
         looked.append(note)
         return None
 
@@ -148,7 +148,7 @@ def _how_to_provide(spec):
     return "\n".join(lines)
 
 
-def load_raw(spec, path=None, *, where, sample=None, sample_stacklevel=3):
+def load_raw(spec, path=None, *, where, sample=None, stacklevel=4):
     """The dataset ``spec`` as uint8 arrays, from the first place that has it.
 
     Parameters
@@ -161,8 +161,10 @@ def load_raw(spec, path=None, *, where, sample=None, sample_stacklevel=3):
     sample : (DatasetSpec, directory, sha256 dict) or None
         The bundled fallback (MNIST only): served with a
         :class:`SampleDataWarning` when nothing else works.
-    sample_stacklevel : int
-        ``stacklevel`` of that warning, so it points at the user's call.
+    stacklevel : int
+        ``stacklevel`` of the warnings, counted from this function, so that
+        they point at the user's call (4: user -> public loader -> its
+        module's ``load_raw_*`` -> here).
 
     Returns
     -------
@@ -179,7 +181,7 @@ def load_raw(spec, path=None, *, where, sample=None, sample_stacklevel=3):
 
     looked = []
     for place in sources.lookup_places(spec):
-        arrays = _try_place(place, spec, looked)
+        arrays = _try_place(place, spec, looked, stacklevel)
         if arrays is not None:
             return DatasetSplits(
                 *arrays, source=place.directory, origin=place.origin, is_sample=False
@@ -210,7 +212,7 @@ def load_raw(spec, path=None, *, where, sample=None, sample_stacklevel=3):
             f"the full set was not found or could not be downloaded. Looked at:\n{where_looked}\n"
             + _how_to_provide(spec),
             SampleDataWarning,
-            stacklevel=sample_stacklevel,
+            stacklevel=stacklevel,
         )
         return DatasetSplits(*arrays, source=sample_dir, origin="sample", is_sample=True)
 

@@ -72,7 +72,7 @@ def load_raw_mnist(path=None, *, where="load_mnist", stacklevel=4):
         path,
         where=where,
         sample=(SAMPLE_SPEC, SAMPLE_DIR, SAMPLE_SHA256),
-        sample_stacklevel=stacklevel,
+        stacklevel=stacklevel,
     )
 
 
