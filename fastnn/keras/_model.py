@@ -50,8 +50,9 @@ class Model:
         return "functional"
 
     def _set_graph(self, inputs, outputs):
-        self._inputs_nested = isinstance(inputs, (list, tuple))
-        self._outputs_nested = isinstance(outputs, (list, tuple))
+        # A one-element list behaves like the tensor itself (Keras 2's convention).
+        self._inputs_nested = isinstance(inputs, (list, tuple)) and len(inputs) > 1
+        self._outputs_nested = isinstance(outputs, (list, tuple)) and len(outputs) > 1
         inputs = list(inputs) if self._inputs_nested else [inputs]
         outputs = list(outputs) if self._outputs_nested else [outputs]
         self._graph = Graph(inputs, outputs, where=f"Model '{self.name}'")
@@ -180,6 +181,8 @@ class Model:
             if unknown:
                 raise ValueError(f"compile: {what} for unknown outputs {unknown}; outputs are {names}")
             return [spec.get(n) for n in names]
+        if isinstance(spec, (list, tuple)) and len(names) == 1 and len(spec) == 1 and what != "metrics":
+            return [spec[0]]
         if isinstance(spec, (list, tuple)) and len(names) > 1:
             if len(spec) != len(names):
                 raise ValueError(f"compile: {len(spec)} {what} for {len(names)} outputs {names}")
