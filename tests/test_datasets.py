@@ -302,7 +302,8 @@ def test_download_verifies_caches_and_sends_a_user_agent(tmp_path, monkeypatch, 
 def test_corrupt_download_is_rejected_and_not_cached(tmp_path, monkeypatch, isolated, server):
     bad = NAMES["train_images"]
     serve_dataset(server, tmp_path, monkeypatch, fashion_mnist, corrupt={bad})
-    with pytest.raises(DatasetNotFoundError, match=r"(?s)could not download train-images.*does not match the known hash"):
+    mismatch = r"(?s)could not download train-images.*does not match the known hash"
+    with pytest.raises(DatasetNotFoundError, match=mismatch):
         load_fashion_mnist()
     assert bad not in cache_listing(isolated, "fashion-mnist")
     assert all(not n.startswith("tmp") for n in cache_listing(isolated, "fashion-mnist"))
@@ -321,7 +322,8 @@ def test_corrupt_mnist_download_falls_back_to_the_sample(tmp_path, monkeypatch, 
 def test_interrupted_transfer_leaves_no_file(tmp_path, monkeypatch, isolated, server):
     cut = NAMES["test_images"]
     serve_dataset(server, tmp_path, monkeypatch, fashion_mnist, cut={cut})
-    with pytest.raises(DatasetNotFoundError, match=r"(?s)could not download t10k-images-idx3-ubyte.gz.*IncompleteRead"):
+    broken = r"(?s)could not download t10k-images-idx3-ubyte.gz.*IncompleteRead"
+    with pytest.raises(DatasetNotFoundError, match=broken):
         load_fashion_mnist()
     assert cut not in cache_listing(isolated, "fashion-mnist")
     assert len(cache_listing(isolated, "fashion-mnist")) == 2  # only the two files before it
