@@ -198,7 +198,10 @@ def load_raw(spec, path=None, *, where, sample=None, stacklevel=4):
         except DownloadError as exc:
             looked.append("download: " + str(exc).replace("\n", "\n  "))
         except CorruptFileError as exc:  # hash matched but content is wrong
-            os.unlink(exc.path)
+            try:
+                os.unlink(exc.path)
+            except OSError:
+                pass
             looked.append(f"download: {exc} -- removed it from the cache")
 
     where_looked = "\n".join(f"  - {line}" for line in looked)
