@@ -1,11 +1,18 @@
 """Shared fixtures: run a test on both backends; find the real data beside the checkout."""
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import fastnn
+# The suite never reaches the network nor the user's dataset cache: no downloads,
+# and a private cache directory (subprocesses inherit both). The download tests
+# in test_datasets.py undo this for themselves and serve files from 127.0.0.1.
+os.environ["FASTNN_OFFLINE"] = "1"
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="fastnn-test-cache-")
+
+import fastnn  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
