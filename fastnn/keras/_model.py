@@ -165,7 +165,9 @@ class Model:
             raise ValueError("compile: weighted_metrics is not supported")
         if loss is None:
             raise ValueError("compile: a loss is required, e.g. loss='categorical_crossentropy'")
-        self.optimizer = _optimizers.get(optimizer)
+        optimizer = _optimizers.get(optimizer)
+        _validate_specs(loss, metrics)           # fail before changing any state
+        self.optimizer = optimizer
         self._compile_args = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights}
         self._compile_config = _compile_config(optimizer, loss, metrics, loss_weights)
         self.compiled = True
@@ -328,7 +330,9 @@ class Model:
 
         steps = -(-n // batch_size)
         history = cbks.History()
-        cb_list = [history] + list(callbacks or [])
+        # User callbacks first, so that what they add to the logs (learning_rate)
+        # reaches the history and the progress line.
+        cb_list = list(callbacks or []) + [history]
         if verbose:
             cb_list.append(cbks.ProgbarLogger(verbose))
         params = {"verbose": verbose, "epochs": epochs, "steps": steps}
@@ -525,6 +529,22 @@ class Model:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _validate_specs(loss, metrics):
+    """Raise the 'unknown loss/metric' errors at compile time rather than at fit time."""
+    def leaves(spec):
+        if isinstance(spec, dict):
+            return [v for x in spec.values() for v in leaves(x)]
+        if isinstance(spec, (list, tuple)):
+            return [v for x in spec for v in leaves(x)]
+        return [] if spec is None else [spec]
+
+    for spec in leaves(loss):
+        _losses.get(spec)
+    for spec in leaves(metrics):
+        if isinstance(spec, str) and spec.lower() not in _metrics.KNOWN:
+            _metrics.get(spec, None, None, None)
 
 
 def _as_list(x):

@@ -73,6 +73,7 @@ _BY_NAME = {
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
 }
 _ACCURACY = ("accuracy", "acc")
+KNOWN = set(_BY_NAME) | set(_ACCURACY)
 
 
 def get(identifier, loss, output_shape, target_shape):
