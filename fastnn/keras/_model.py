@@ -53,8 +53,8 @@ class Model:
         # A one-element list behaves like the tensor itself (Keras 2's convention).
         self._inputs_nested = isinstance(inputs, (list, tuple)) and len(inputs) > 1
         self._outputs_nested = isinstance(outputs, (list, tuple)) and len(outputs) > 1
-        inputs = list(inputs) if self._inputs_nested else [inputs]
-        outputs = list(outputs) if self._outputs_nested else [outputs]
+        inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
         self._graph = Graph(inputs, outputs, where=f"Model '{self.name}'")
         self.dtype = backend.floatx()
 
