@@ -12,6 +12,7 @@ This class is that network, for any layer sizes:
 import numpy as np
 
 from .. import io as _io
+from .. import kernels
 from ..functions import sigmoid, softmax
 from ._base import BookNet, check_dtype, gaussian, positive_size
 
@@ -65,9 +66,13 @@ class SampleNetwork(BookNet):
             raise ValueError(
                 f"SampleNetwork.predict: expected input (N, {p['W1'].shape[0]}), got shape {x.shape}"
             )
-        z1 = sigmoid(x @ p["W1"] + p["b1"])
-        z2 = sigmoid(z1 @ p["W2"] + p["b2"])
-        return softmax(z2 @ p["W3"] + p["b3"])
+        one_sample = x.ndim == 1
+        x = x.reshape(-1, x.shape[-1])
+        # a = x @ W + b through the kernel interface (compiled or NumPy GEMM)
+        z1 = sigmoid(kernels.affine_forward(x, p["W1"], p["b1"]))
+        z2 = sigmoid(kernels.affine_forward(z1, p["W2"], p["b2"]))
+        y = softmax(kernels.affine_forward(z2, p["W3"], p["b3"]))
+        return y[0] if one_sample else y
 
     def accuracy(self, x, t, batch_size=100):
         """Fraction of inputs whose most probable class is the label (t: labels or one-hot)."""
