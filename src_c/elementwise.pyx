@@ -43,23 +43,61 @@ cdef inline floating _sqrt(floating v) noexcept nogil:
 
 
 # --------------------------------------------------------------------------
+# How the work is split
+# --------------------------------------------------------------------------
+# Each kernel has a loop over a range [start, end) of the flat arrays, on raw
+# pointers so that the compiler can vectorize it. With one thread it runs
+# once over everything, with no OpenMP region at all; with more, prange hands
+# each thread one contiguous chunk.
+
+cdef inline Py_ssize_t _chunk_end(Py_ssize_t chunk, Py_ssize_t size, Py_ssize_t c) noexcept nogil:
+    return size if (c + 1) * chunk > size else (c + 1) * chunk
+
+
+# --------------------------------------------------------------------------
 # ReLU
 # --------------------------------------------------------------------------
-cdef void _relu_forward(const floating[::1] x, floating[::1] out, int threads) noexcept nogil:
+cdef void _relu_forward_range(const floating* x, floating* out, Py_ssize_t start, Py_ssize_t end) noexcept nogil:
     cdef Py_ssize_t i
     cdef floating v
-    for i in prange(x.shape[0], num_threads=threads, schedule="static"):
+    for i in range(start, end):
         v = x[i]
         # np.maximum(x, 0): NaN stays NaN, -0.0 becomes +0.0.
-        out[i] = v if (v > 0 or v != v) else 0
+        out[i] = v if (v > 0) | (v != v) else 0
+
+
+cdef void _relu_backward_range(
+    const floating* dout, const floating* out, floating* dx, Py_ssize_t start, Py_ssize_t end,
+) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(start, end):
+        dx[i] = dout[i] if out[i] > 0 else 0
+
+
+cdef void _relu_forward(const floating[::1] x, floating[::1] out, int threads) noexcept nogil:
+    cdef Py_ssize_t size = x.shape[0], chunk, c
+    if size == 0:
+        return
+    if threads <= 1:
+        _relu_forward_range(&x[0], &out[0], 0, size)
+        return
+    chunk = (size + threads - 1) // threads
+    for c in prange(threads, num_threads=threads, schedule="static"):
+        _relu_forward_range(&x[0], &out[0], c * chunk, _chunk_end(chunk, size, c))
 
 
 cdef void _relu_backward(
     const floating[::1] dout, const floating[::1] out, floating[::1] dx, int threads,
 ) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in prange(dout.shape[0], num_threads=threads, schedule="static"):
-        dx[i] = dout[i] if out[i] > 0 else 0
+    cdef Py_ssize_t size = dout.shape[0], chunk, c
+    if size == 0:
+        return
+    if threads <= 1:
+        _relu_backward_range(&dout[0], &out[0], &dx[0], 0, size)
+        return
+    chunk = (size + threads - 1) // threads
+    for c in prange(threads, num_threads=threads, schedule="static"):
+        _relu_backward_range(&dout[0], &out[0], &dx[0], c * chunk, _chunk_end(chunk, size, c))
 
 
 def relu_forward(x):
@@ -87,22 +125,65 @@ def relu_backward(dout, out):
 # --------------------------------------------------------------------------
 # Optimizer updates (in place)
 # --------------------------------------------------------------------------
-cdef void _sgd(floating[::1] p, const floating[::1] g, floating lr, int threads) noexcept nogil:
+cdef void _sgd_range(floating* p, const floating* g, floating lr, Py_ssize_t start, Py_ssize_t end) noexcept nogil:
     cdef Py_ssize_t i
-    for i in prange(p.shape[0], num_threads=threads, schedule="static"):
+    for i in range(start, end):
         p[i] = p[i] - lr * g[i]
+
+
+cdef void _momentum_range(
+    floating* p, const floating* g, floating* vel, floating lr, floating momentum,
+    Py_ssize_t start, Py_ssize_t end,
+) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating v
+    for i in range(start, end):
+        v = vel[i] * momentum - lr * g[i]
+        vel[i] = v
+        p[i] = p[i] + v
+
+
+cdef void _adam_range(
+    floating* p, const floating* g, floating* m, floating* v,
+    floating lr_t, floating one_minus_beta1, floating one_minus_beta2, floating eps,
+    Py_ssize_t start, Py_ssize_t end,
+) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating gi, mi, vi
+    for i in range(start, end):
+        gi = g[i]
+        mi = m[i] + one_minus_beta1 * (gi - m[i])
+        vi = v[i] + one_minus_beta2 * (gi * gi - v[i])
+        m[i] = mi
+        v[i] = vi
+        p[i] = p[i] - lr_t * mi / (_sqrt(vi) + eps)
+
+
+cdef void _sgd(floating[::1] p, const floating[::1] g, floating lr, int threads) noexcept nogil:
+    cdef Py_ssize_t size = p.shape[0], chunk, c
+    if size == 0:
+        return
+    if threads <= 1:
+        _sgd_range(&p[0], &g[0], lr, 0, size)
+        return
+    chunk = (size + threads - 1) // threads
+    for c in prange(threads, num_threads=threads, schedule="static"):
+        _sgd_range(&p[0], &g[0], lr, c * chunk, _chunk_end(chunk, size, c))
 
 
 cdef void _momentum(
     floating[::1] p, const floating[::1] g, floating[::1] vel,
     floating lr, floating momentum, int threads,
 ) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef floating v
-    for i in prange(p.shape[0], num_threads=threads, schedule="static"):
-        v = vel[i] * momentum - lr * g[i]
-        vel[i] = v
-        p[i] = p[i] + v
+    cdef Py_ssize_t size = p.shape[0], chunk, c
+    if size == 0:
+        return
+    if threads <= 1:
+        _momentum_range(&p[0], &g[0], &vel[0], lr, momentum, 0, size)
+        return
+    chunk = (size + threads - 1) // threads
+    for c in prange(threads, num_threads=threads, schedule="static"):
+        _momentum_range(&p[0], &g[0], &vel[0], lr, momentum, c * chunk, _chunk_end(chunk, size, c))
 
 
 cdef void _adam(
@@ -110,15 +191,16 @@ cdef void _adam(
     floating lr_t, floating one_minus_beta1, floating one_minus_beta2, floating eps,
     int threads,
 ) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef floating gi, mi, vi
-    for i in prange(p.shape[0], num_threads=threads, schedule="static"):
-        gi = g[i]
-        mi = m[i] + one_minus_beta1 * (gi - m[i])
-        vi = v[i] + one_minus_beta2 * (gi * gi - v[i])
-        m[i] = mi
-        v[i] = vi
-        p[i] = p[i] - lr_t * mi / (_sqrt(vi) + eps)
+    cdef Py_ssize_t size = p.shape[0], chunk, c
+    if size == 0:
+        return
+    if threads <= 1:
+        _adam_range(&p[0], &g[0], &m[0], &v[0], lr_t, one_minus_beta1, one_minus_beta2, eps, 0, size)
+        return
+    chunk = (size + threads - 1) // threads
+    for c in prange(threads, num_threads=threads, schedule="static"):
+        _adam_range(&p[0], &g[0], &m[0], &v[0], lr_t, one_minus_beta1, one_minus_beta2, eps,
+                    c * chunk, _chunk_end(chunk, size, c))
 
 
 def sgd_update(param, grad, lr):

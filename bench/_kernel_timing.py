@@ -1,0 +1,144 @@
+"""Time max pooling, affine, softmax-cross-entropy, ReLU and the optimizer
+updates: NumPy backend vs compiled, through ``fastnn.kernels`` (argument
+checks included, as the layers call them).
+
+    python bench/_kernel_timing.py               # float64 and float32, batch 100
+    python bench/_kernel_timing.py --threads 1   # compiled kernels on one thread
+
+Each figure is the best of several rounds (milliseconds); both backends are
+measured in the same run, so the ratio column is meaningful even when the
+absolute times drift (other processes on the machine).
+"""
+import argparse
+import time
+
+import numpy as np
+
+import fastnn
+from fastnn import kernels
+
+
+def best_ms(fn, repeat=7, min_time=0.3):
+    """Best time of one call of fn(), in ms: `repeat` rounds of enough calls to last min_time/repeat."""
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    one = max(time.perf_counter() - t0, 1e-7)
+    number = max(1, int(min_time / repeat / one))
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / number)
+    return best * 1e3
+
+
+def pool_cases(rng, dtype):
+    # (name, x shape) with the book's 2x2, stride 2 pooling
+    for name, shape in [
+        ("SimpleConvNet pool (100,30,24,24)", (100, 30, 24, 24)),
+        ("DeepConvNet pool1 (100,16,28,28)", (100, 16, 28, 28)),
+        ("DeepConvNet pool2 (100,32,14,14)", (100, 32, 14, 14)),
+        ("DeepConvNet pool3 (100,64,7,7)", (100, 64, 7, 7)),
+    ]:
+        x = rng.standard_normal(shape).astype(dtype)
+        out, arg = kernels.numpy_kernels.maxpool_forward(x, 2, 2, 2, 0)
+        dout = rng.standard_normal(out.shape).astype(dtype)
+        yield name + " fwd", lambda x=x: kernels.maxpool_forward(x, 2, 2, 2, 0)
+        yield name + " bwd", lambda d=dout, a=arg, s=shape: kernels.maxpool_backward(d, a, s, 2, 2, 2, 0)
+
+
+def affine_cases(rng, dtype):
+    for name, (N, D, M) in [
+        ("TwoLayerNet affine1 784->50", (100, 784, 50)),
+        ("SimpleConvNet affine1 4320->100", (100, 4320, 100)),
+        ("SimpleConvNet affine2 100->10", (100, 100, 10)),
+        ("DeepConvNet affine1 576->50", (100, 576, 50)),
+    ]:
+        x = rng.standard_normal((N, D)).astype(dtype)
+        W = rng.standard_normal((D, M)).astype(dtype)
+        b = rng.standard_normal(M).astype(dtype)
+        dout = rng.standard_normal((N, M)).astype(dtype)
+        yield name + " fwd", lambda x=x, W=W, b=b: kernels.affine_forward(x, W, b)
+        yield name + " bwd", lambda d=dout, x=x, W=W: kernels.affine_backward(d, x, W)
+
+
+def softmax_cases(rng, dtype):
+    for N in (100, 10000):
+        x = rng.standard_normal((N, 10)).astype(dtype)
+        labels = rng.integers(0, 10, N)
+        one_hot = np.eye(10, dtype=dtype)[labels]
+        for kind, t in (("labels", labels), ("one-hot", one_hot)):
+            def both(x=x, t=t):
+                _, y = kernels.softmax_cross_entropy_forward(x, t)
+                return kernels.softmax_cross_entropy_backward(y, t, 1.0)
+            yield f"softmax-CE ({N},10) {kind} fwd+bwd", both
+
+
+def relu_cases(rng, dtype):
+    for name, shape in [("ReLU (100,30,24,24)", (100, 30, 24, 24)), ("ReLU (100,100)", (100, 100)),
+                        ("ReLU (100,16,28,28)", (100, 16, 28, 28))]:
+        x = rng.standard_normal(shape).astype(dtype)
+        out = np.maximum(x, 0)
+        yield name + " fwd", lambda x=x: kernels.relu_forward(x)
+        yield name + " bwd", lambda d=x, o=out: kernels.relu_backward(d, o)
+
+
+def update_cases(rng, dtype):
+    # All parameters of SimpleConvNet (W1, b1, W2, b2, W3, b3), as one optimizer step updates them.
+    shapes = [(30, 1, 5, 5), (30,), (4320, 100), (100,), (100, 10), (10,)]
+    params = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    vel = [np.zeros(s, dtype) for s in shapes]
+    m = [np.zeros(s, dtype) for s in shapes]
+    v = [np.zeros(s, dtype) for s in shapes]
+
+    def sgd():
+        for p, g in zip(params, grads):
+            kernels.sgd_update(p, g, 1e-6)
+
+    def momentum():
+        for p, g, u in zip(params, grads, vel):
+            kernels.momentum_update(p, g, u, 1e-6, 0.9)
+
+    def adam():
+        for p, g, mm, vv in zip(params, grads, m, v):
+            kernels.adam_update(p, g, mm, vv, 1e-6, 0.9, 0.999)
+
+    yield "SGD step, SimpleConvNet params", sgd
+    yield "Momentum step, SimpleConvNet params", momentum
+    yield "Adam step, SimpleConvNet params", adam
+
+
+GROUPS = [pool_cases, affine_cases, softmax_cases, relu_cases, update_cases]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=None, help="threads of the compiled kernels")
+    parser.add_argument("--dtype", choices=["float64", "float32", "both"], default="both")
+    args = parser.parse_args()
+    if args.threads:
+        fastnn.set_num_threads(args.threads)
+    info = fastnn.backend_info()
+    print(f"fastnn {info['version']}, compiled threads {info['threads']}, OpenMP {info['openmp']}, "
+          f"numpy {np.__version__}")
+    missing = [k for k in info["numpy_only"]]
+    if missing:
+        print("WARNING: not compiled (both columns are NumPy):", ", ".join(missing))
+    dtypes = ["float64", "float32"] if args.dtype == "both" else [args.dtype]
+    for dtype in dtypes:
+        print(f"\n{dtype}   {'kernel':<46}{'numpy ms':>10}{'cython ms':>11}{'speed-up':>10}")
+        for group in GROUPS:
+            rng = np.random.default_rng(0)
+            for name, fn in group(rng, np.dtype(dtype)):
+                with fastnn.use_backend("numpy"):
+                    t_np = best_ms(fn)
+                with fastnn.use_backend("cython"):
+                    t_c = best_ms(fn)
+                print(f"{'':10}{name:<46}{t_np:>10.3f}{t_c:>11.3f}{t_np / t_c:>9.1f}x")
+
+
+if __name__ == "__main__":
+    main()
