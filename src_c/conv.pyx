@@ -11,12 +11,13 @@ in chunks of output rows small enough for the core's cache:
 so the matrix product (BLAS gemm) writes straight into the NCHW output.
 The backward pass rebuilds colT chunk by chunk (cheaper than storing it):
 
-    dW    += dout[n] (FN, P) @ colT^T        per-thread partial sums, added in
-    db    += row sums of dout[n]             thread order afterwards
+    dW    += dout[n] (FN, P) @ colT^T        partial sums over fixed blocks of
+    db    += row sums of dout[n]             images, added in block order
     dcolT  = W^T (K, FN) @ dout[n]           then folded into dx[n] (col2im)
 
 Threads: OpenMP threads take whole images (``fastnn.get_num_threads()``),
-each calling a single-threaded BLAS; with fewer images than threads (batch 1)
+dynamically scheduled, each calling a single-threaded BLAS. dW and db do not
+depend on the scheduling, and not on the thread count up to 4 threads; with fewer images than threads (batch 1)
 the images run one after another and BLAS gets the threads instead.
 """
 include "_openmp.pxi"
@@ -32,7 +33,7 @@ from fastnn._backend import get_num_threads
 #: Upper bound on one thread's colT chunk, in bytes. The chunk is filled,
 #: multiplied and (backward) folded back while it is still in the core's
 #: cache; measured in bench/_conv_timing.py.
-WORKSPACE_BYTES = 512 * 1024
+WORKSPACE_BYTES = 128 * 1024
 
 _INT_MAX = 2 ** 31 - 1   # BLAS takes 32-bit int sizes
 
@@ -105,7 +106,7 @@ def _forward_batch(const real[:, :, :, ::1] x, const real[:, :, :, ::1] Wt, cons
     cdef real* colT = NULL
     with nogil, parallel(num_threads=nthreads):
         colT = &work[threadid(), 0]
-        for n in prange(N, schedule="static"):
+        for n in prange(N, schedule="dynamic"):
             _forward_image(&x[n, 0, 0, 0], &Wt[0, 0, 0, 0], &b[0], &out[n, 0, 0, 0], colT,
                            C, H, W, FN, FH, FW, stride, pad, OH, OW, rows)
 
@@ -114,20 +115,25 @@ def _backward_batch(const real[:, :, :, ::1] dout, const real[:, :, :, ::1] x,
                     const real[:, :, :, ::1] Wt, real[:, :, :, ::1] dx,
                     real[:, ::1] dW_parts, real[:, ::1] db_parts, real[:, ::1] work,
                     Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t rows, int nthreads):
+    """dx of every image; dW_parts[j], db_parts[j] = sums over the j-th block of images.
+
+    The images are cut into len(dW_parts) fixed blocks that threads take in
+    any order (dynamic schedule): each block's sum is formed in image order,
+    so the totals do not depend on which thread ran which block.
+    """
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t FN = Wt.shape[0], FH = Wt.shape[2], FW = Wt.shape[3]
     cdef Py_ssize_t OH = dout.shape[2], OW = dout.shape[3]
-    cdef Py_ssize_t n, t
+    cdef Py_ssize_t blocks = dW_parts.shape[0]
+    cdef Py_ssize_t j, n
     cdef real* colT = NULL
     with nogil, parallel(num_threads=nthreads):
-        t = threadid()
-        colT = &work[t, 0]
-        # static schedule: the same images go to the same thread every call,
-        # so the partial sums (and their total) are reproducible.
-        for n in prange(N, schedule="static"):
-            _backward_image(&x[n, 0, 0, 0], &Wt[0, 0, 0, 0], &dout[n, 0, 0, 0], &dx[n, 0, 0, 0],
-                            &dW_parts[t, 0], &db_parts[t, 0], colT,
-                            C, H, W, FN, FH, FW, stride, pad, OH, OW, rows)
+        colT = &work[threadid(), 0]
+        for j in prange(blocks, schedule="dynamic"):
+            for n in range(j * N // blocks, (j + 1) * N // blocks):
+                _backward_image(&x[n, 0, 0, 0], &Wt[0, 0, 0, 0], &dout[n, 0, 0, 0],
+                                &dx[n, 0, 0, 0], &dW_parts[j, 0], &db_parts[j, 0], colT,
+                                C, H, W, FN, FH, FW, stride, pad, OH, OW, rows)
 
 
 # --------------------------------------------------------------------------
@@ -203,15 +209,16 @@ def conv_backward(dout, x, W, stride=1, pad=0):
         raise ValueError(f"conv_backward: dout must have shape {(N, FN, OH, OW)}, got {dout.shape}")
     omp, blas = _threads(N)
     K = C * FH * FW
+    blocks = min(N, max(8, 2 * omp))
     dx = np.empty((N, C, H, Wd), dtype=x.dtype)
-    dW_parts = np.zeros((omp, FN * K), dtype=x.dtype)
-    db_parts = np.zeros((omp, FN), dtype=x.dtype)
+    dW_parts = np.zeros((blocks, FN * K), dtype=x.dtype)
+    db_parts = np.zeros((blocks, FN), dtype=x.dtype)
     work = np.empty((omp, K * rows * OW), dtype=x.dtype)
     with _blas_threads(blas):
         _backward_batch(dout, x, W, dx, dW_parts, db_parts, work, stride, pad, rows, omp)
-    # add the threads' partial sums in thread order (deterministic)
+    # add the blocks' partial sums in block order (deterministic)
     dW, db = dW_parts[0], db_parts[0]
-    for t in range(1, omp):
-        dW += dW_parts[t]
-        db += db_parts[t]
+    for j in range(1, blocks):
+        dW += dW_parts[j]
+        db += db_parts[j]
     return dx, dW.reshape(FN, C, FH, FW), db

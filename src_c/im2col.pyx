@@ -6,14 +6,16 @@ functions still check the shapes they rely on, so a direct call with bad
 arguments raises instead of reading out of bounds.
 
 Images are processed in parallel (OpenMP, ``fastnn.get_num_threads()``
-threads), each thread on whole images.
+threads), each thread on whole images. Both kernels only move data, so they
+are bound by memory traffic; col2im adds in the NumPy order, so its sums are
+NumPy's exactly.
 """
 include "_openmp.pxi"
 include "im2col_core.pxi"
 
 import numpy as np
 
-from cython.parallel cimport parallel, prange, threadid
+from cython.parallel cimport prange
 
 from fastnn._backend import get_num_threads
 
@@ -67,25 +69,53 @@ def _im2col_impl(const real[:, :, :, ::1] x, real[:, ::1] col, Py_ssize_t FH, Py
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t per_image = OH * OW * C * FH * FW
     cdef Py_ssize_t n
-    for n in prange(N, nogil=True, schedule="static", num_threads=nthreads):
+    for n in prange(N, nogil=True, schedule="dynamic", num_threads=nthreads):
         _image_to_rows(&x[n, 0, 0, 0], C, H, W, FH, FW, stride, pad, OH, OW,
                        &col[0, 0] + n * per_image)
 
 
-def _col2im_impl(const real[:, ::1] col, real[:, :, :, ::1] img, real[:, ::1] work,
+cdef void _rows_add_to_image(const real* rows, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                             Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad,
+                             Py_ssize_t OH, Py_ssize_t OW, real* img) noexcept nogil:
+    """img (C, H, W) += fold of one image's rows (OH*OW, C*FH*FW), the adjoint of _image_to_rows.
+
+    Loops filter tap (c, fy, fx) outermost, as the NumPy col2im does, so each
+    pixel adds its contributions in the same order and the sums are NumPy's.
+    The reads step through a column of `rows` (stride K), which stays in cache
+    while the taps of one channel are folded.
+    """
+    cdef Py_ssize_t K = C * FH * FW
+    cdef Py_ssize_t c, fy, fx, oy, ox, iy, ox_lo, ox_hi
+    cdef const real* src
+    cdef real* dst
+    for c in range(C):
+        for fy in range(FH):
+            for fx in range(FW):
+                src = rows + (c * FH + fy) * FW + fx
+                ox_lo = _first_inside(fx - pad, stride)
+                ox_hi = _end_inside(fx - pad, stride, W, OW)
+                for oy in range(OH):
+                    iy = oy * stride + fy - pad
+                    if 0 <= iy < H:
+                        dst = img + (c * H + iy) * W
+                        if stride == 1:
+                            for ox in range(ox_lo, ox_hi):
+                                dst[ox + fx - pad] += src[(oy * OW + ox) * K]
+                        else:
+                            for ox in range(ox_lo, ox_hi):
+                                dst[ox * stride + fx - pad] += src[(oy * OW + ox) * K]
+
+
+def _col2im_impl(const real[:, ::1] col, real[:, :, :, ::1] img,
                  Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad,
                  Py_ssize_t OH, Py_ssize_t OW, int nthreads):
     cdef Py_ssize_t N = img.shape[0], C = img.shape[1], H = img.shape[2], W = img.shape[3]
-    cdef Py_ssize_t P = OH * OW, K = C * FH * FW
+    cdef Py_ssize_t per_image = OH * OW * C * FH * FW
     cdef Py_ssize_t n
-    cdef real* colT = NULL
-    with nogil, parallel(num_threads=nthreads):
-        colT = &work[threadid(), 0]
-        for n in prange(N, schedule="static"):
-            # Turn this image's rows (P, K) into colT (K, P), then fold it.
-            transpose_block(&col[0, 0] + n * P * K, P, K, colT)
-            memset(&img[n, 0, 0, 0], 0, C * H * W * sizeof(real))
-            colT_add_to_image(colT, C, H, W, FH, FW, stride, pad, OW, 0, OH, &img[n, 0, 0, 0])
+    for n in prange(N, nogil=True, schedule="dynamic", num_threads=nthreads):
+        memset(&img[n, 0, 0, 0], 0, C * H * W * sizeof(real))
+        _rows_add_to_image(&col[0, 0] + n * per_image, C, H, W, FH, FW, stride, pad, OH, OW,
+                           &img[n, 0, 0, 0])
 
 
 def _threads(N):
@@ -106,8 +136,6 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
     if col.ndim != 2 or col.shape[0] != N * OH * OW or col.shape[1] != C * filter_h * filter_w:
         raise ValueError(f"col2im: col must have shape {(N * OH * OW, C * filter_h * filter_w)}, "
                          f"got {col.shape}")
-    nthreads = _threads(N)
     img = np.empty((N, C, H, W), dtype=col.dtype)
-    work = np.empty((nthreads, OH * OW * C * filter_h * filter_w), dtype=col.dtype)
-    _col2im_impl(col, img, work, filter_h, filter_w, stride, pad, OH, OW, nthreads)
+    _col2im_impl(col, img, filter_h, filter_w, stride, pad, OH, OW, _threads(N))
     return img

@@ -14,9 +14,6 @@
 # in NCHW order: out[n] (FN, OH*OW) = W (FN, K) @ colT (K, OH*OW).
 from libc.string cimport memcpy, memset
 
-cdef enum:
-    _TILE = 32      # side of the square tiles of transpose_block
-
 ctypedef fused real:
     float
     double
@@ -108,19 +105,3 @@ cdef void colT_add_to_image(const real* colT, Py_ssize_t C, Py_ssize_t H, Py_ssi
                             for ox in range(ox_lo, ox_hi):
                                 dst[ox * stride + fx - pad] += src[ox]
                     src += OW
-
-
-cdef void transpose_block(const real* a, Py_ssize_t rows, Py_ssize_t cols,
-                          real* out) noexcept nogil:
-    """out (cols, rows) = a (rows, cols)^T, both C order, in cache-sized tiles."""
-    cdef Py_ssize_t i0 = 0, j0, i, j, i1, j1
-    while i0 < rows:
-        i1 = i0 + _TILE if i0 + _TILE < rows else rows
-        j0 = 0
-        while j0 < cols:
-            j1 = j0 + _TILE if j0 + _TILE < cols else cols
-            for i in range(i0, i1):
-                for j in range(j0, j1):
-                    out[j * rows + i] = a[i * cols + j]
-            j0 = j1
-        i0 = i1
