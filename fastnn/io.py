@@ -15,6 +15,7 @@ directory, which is then renamed over the destination with ``os.replace``.
 If anything fails on the way, the old file is left as it was and the
 temporary file is removed.
 """
+import importlib
 import io
 import os
 import pickle
@@ -54,12 +55,11 @@ _ALLOWED_GLOBALS = {
 
 def _allowed_object(module, name):
     """Import the object for an admitted (module, name) pair."""
-    if module.startswith("numpy.core"):
+    if module.startswith("numpy.core") and hasattr(np, "_core"):
         # numpy.core is a deprecated alias of numpy._core in NumPy 2;
         # go to the real module to avoid the deprecation warning.
-        module = "numpy._core" + module[len("numpy.core"):] if hasattr(np, "_core") else module
-    mod = __import__(module, fromlist=[name])
-    return getattr(mod, name)
+        module = "numpy._core" + module[len("numpy.core"):]
+    return getattr(importlib.import_module(module), name)
 
 
 class SafeParamsUnpickler(pickle.Unpickler):
