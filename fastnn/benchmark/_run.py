@@ -1,0 +1,99 @@
+"""Running one row: check that the backends agree, then time each implementation."""
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from .. import kernels
+from .._backend import use_backend
+from ._cases import Case, assert_agree
+from ._timing import Timing, time_call, timed_first_call
+
+
+@dataclass
+class Result:
+    """The timings of one row (seconds per call); None where not measured."""
+
+    case: Case
+    numpy: Timing
+    compiled: Timing
+    torch: Optional[Timing] = None
+    book: Optional[Timing] = None
+    not_compiled: tuple = ()        # kernels of this row that have no compiled version
+
+    @property
+    def speedup(self):
+        """NumPy backend time / compiled time."""
+        return self.numpy.median / self.compiled.median
+
+    @property
+    def gflops(self):
+        """Useful GFLOP/s of the compiled backend, or None for rows without GEMMs."""
+        return None if not self.case.flops else self.case.flops / self.compiled.median / 1e9
+
+    @property
+    def vs_torch(self):
+        """fastnn (compiled) time / PyTorch time: below 1 means fastnn is faster."""
+        return None if self.torch is None else self.compiled.median / self.torch.median
+
+    @property
+    def book_ratio(self):
+        """The book's method time / fastnn's NumPy fallback time: >= 1 means the fallback is no slower."""
+        return None if self.book is None else self.book.median / self.numpy.median
+
+
+def _first_call(backend, case):
+    """Build the row's function under ``backend`` and call it once (the warm-up)."""
+    with use_backend(backend):
+        fn = case.make(backend)
+        np.random.seed(0)           # dropout masks: the same draws on both backends
+        result, seconds = timed_first_call(fn)
+    return fn, result, seconds
+
+
+def run_case(case, plan, with_torch=False):
+    """Check ``case`` and time it; return a ``Result``.
+
+    Raises ``ResultsDisagree`` (naming the row, the output and the size of the
+    difference) when the compiled result differs from the NumPy one, or when
+    the book's method differs from the NumPy fallback.
+    """
+    fn_np, ref, t_np = _first_call("numpy", case)
+    fn_c, cand, t_c = _first_call("cython", case)
+    assert_agree(case.label, ref, cand, case.tolerance)
+    del cand
+
+    fn_book = t_book = None
+    if case.make_book is not None:
+        fn_book = case.make_book()
+        book_result, t_book = timed_first_call(fn_book)
+        assert_agree(case.label, book_result, ref, case.tolerance,
+                     names=("the book's method", "the NumPy fallback"))
+        del book_result
+    del ref
+
+    with use_backend("numpy"):
+        numpy_t = time_call(fn_np, plan, t_np)
+    with use_backend("cython"):
+        compiled_t = time_call(fn_c, plan, t_c)
+    book_t = time_call(fn_book, plan, t_book) if fn_book is not None else None
+    torch_t = None
+    if with_torch and case.make_torch is not None:
+        torch_t = time_call(case.make_torch(), plan)
+    compiled = set(kernels.compiled_kernels())
+    missing = tuple(k for k in case.kernels if k not in compiled)
+    return Result(case, numpy_t, compiled_t, torch_t, book_t, missing)
+
+
+def describe(result):
+    """One progress line for the console."""
+    r = result
+    parts = [f"NumPy {r.numpy.median * 1e3:.3g} ms", f"compiled {r.compiled.median * 1e3:.3g} ms "
+             f"({r.speedup:.2f}x)"]
+    if r.gflops is not None:
+        parts.append(f"{r.gflops:.1f} GFLOP/s")
+    if r.torch is not None:
+        parts.append(f"PyTorch {r.torch.median * 1e3:.3g} ms (fastnn/PyTorch {r.vs_torch:.2f})")
+    if r.book is not None:
+        parts.append(f"book's method {r.book.median * 1e3:.3g} ms")
+    return f"{r.case.name} [{r.case.detail}, {r.case.dtype}]: " + ", ".join(parts)

@@ -1,0 +1,84 @@
+"""Timing a call, and measuring what this machine can do (its GEMM peak).
+
+Every figure in the report is a median of several timed repeats taken after
+a warm-up call, so a single interruption by another process does not move it.
+"""
+import math
+import statistics
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Timing:
+    """Seconds per call of one implementation of one row."""
+
+    median: float       # median over the repeats: the figure reported
+    best: float         # the fastest repeat
+    repeats: int        # timed repeats
+    number: int         # calls per repeat (several when one call is short)
+
+
+@dataclass
+class TimingPlan:
+    """How hard to time: used for every row of one run."""
+
+    repeats: int = 7          # timed repeats per implementation (at most)
+    min_repeats: int = 3      # ... and at least this many, however slow the call
+    min_time: float = 0.05    # seconds one repeat should last (short calls are looped)
+    budget: float = 2.0       # seconds of timing per implementation per row, roughly
+
+
+def time_call(fn, plan, first_call_seconds=None):
+    """Time ``fn()`` under ``plan``; return a ``Timing``.
+
+    ``first_call_seconds`` is the duration of a call already made (the
+    agreement check makes one, which is also the warm-up); without it a
+    warm-up call is made here. Short calls are repeated ``number`` times per
+    repeat so that one repeat lasts at least ``plan.min_time``; slow calls get
+    fewer repeats so that a row costs about ``plan.budget`` seconds.
+    """
+    if first_call_seconds is None:
+        t0 = time.perf_counter()
+        fn()
+        first_call_seconds = time.perf_counter() - t0
+    one = max(first_call_seconds, 1e-7)
+    number = max(1, math.ceil(plan.min_time / one))
+    repeats = int(plan.budget / (one * number))
+    repeats = max(plan.min_repeats, min(plan.repeats, repeats))
+    per_call = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        per_call.append((time.perf_counter() - t0) / number)
+    return Timing(statistics.median(per_call), min(per_call), repeats, number)
+
+
+def timed_first_call(fn):
+    """Call ``fn()`` once; return (its result, seconds it took)."""
+    t0 = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - t0
+
+
+def gemm_peak(size, dtype, repeats=5):
+    """This machine's matrix-product rate in FLOP/s: NumPy ``a @ b`` on size x size.
+
+    The best of ``repeats`` products is taken (a peak is what the hardware
+    can do when nothing interferes). A product of n x n matrices costs 2*n^3
+    FLOPs.
+    """
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size)).astype(dtype)
+    b = rng.standard_normal((size, size)).astype(dtype)
+    out = np.empty((size, size), dtype=dtype)
+    np.matmul(a, b, out=out)              # warm-up: BLAS threads start, pages touched
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        np.matmul(a, b, out=out)
+        best = min(best, time.perf_counter() - t0)
+    return 2.0 * size ** 3 / best

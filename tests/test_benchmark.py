@@ -1,0 +1,202 @@
+"""The benchmark report (fastnn.benchmark): its table, its agreement check, its FLOP counts.
+
+No timing is asserted here (speed is shown in bench/); a tiny run checks that
+the report has the rows and columns it should and that its numbers are
+consistent with each other.
+"""
+import re
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import kernels
+from fastnn.benchmark import Case, ResultsDisagree, TimingPlan, assert_agree, main, run_case
+from fastnn.benchmark._book_im2col import book_col2im, book_im2col
+from fastnn.benchmark._networks import forward_flops
+from fastnn.nets import SimpleConvNet
+
+TINY = ["--batch", "2", "--images", "4", "--repeats", "1", "--min-time", "0", "--peak-size", "32", "--no-torch"]
+KERNEL_HEADER = ["operation", "shapes", "dtype", "NumPy ms", "compiled ms", "speedup", "GFLOP/s", "% of peak"]
+
+
+def _tables(text):
+    """{section title: list of rows (lists of cells)} for every '## ' section with a table."""
+    tables, title = {}, None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            title = line[3:]
+        elif line.startswith("|") and title is not None:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if set("".join(cells)) <= set("-:"):
+                continue                                  # the |---|---| line
+            tables.setdefault(title, []).append(cells)
+    return tables
+
+
+def _ms(cell):
+    return float(cell.replace(",", ""))
+
+
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "RESULTS.md"
+    assert main(TINY + ["--output", str(out)]) == 0
+    return out.read_text(encoding="utf-8")
+
+
+def test_report_has_every_kernel_and_network_row(full_report):
+    tables = _tables(full_report)
+    for dt in ("float64", "float32"):
+        rows = tables[f"Kernels, {dt}, batch 2"]
+        assert rows[0] == KERNEL_HEADER
+        names = {r[0].rstrip(" †") for r in rows[1:]}
+        assert names == {
+            "im2col", "col2im", "conv forward", "conv backward", "conv forward+backward",
+            "maxpool forward", "maxpool backward", "affine forward", "affine backward",
+            "softmax-CE forward", "softmax-CE backward", "softmax-CE forward+backward",
+            "relu forward", "relu backward",
+        }
+        assert all(r[2] == dt for r in rows[1:])
+        # the six DeepConvNet convolutions and SimpleConvNet's, forward and backward
+        assert sum(r[0].startswith("conv forward") and "+" not in r[0] for r in rows[1:]) == 7
+    nets = tables["Networks"]
+    assert nets[0] == KERNEL_HEADER
+    book_rows = {(r[0], r[2]) for r in nets[1:]}
+    for net in ("TwoLayerNet (784-50-10)", "SimpleConvNet", "DeepConvNet"):
+        for dt in ("float64", "float32"):
+            assert (f"{net} train step", dt) in book_rows
+            assert (f"{net} inference", dt) in book_rows
+
+
+def test_report_numbers_are_consistent(full_report):
+    tables = _tables(full_report)
+    rows = [r for title, t in tables.items() if title.startswith(("Kernels", "Networks")) for r in t[1:]]
+    assert len(rows) > 50
+    for r in rows:
+        numpy_ms, compiled_ms = _ms(r[3]), _ms(r[4])
+        assert numpy_ms > 0 and compiled_ms > 0
+        speedup = float(r[5].rstrip("×"))
+        # the cells are rounded to 3 significant digits
+        assert speedup == pytest.approx(numpy_ms / compiled_ms, rel=0.02, abs=0.01)
+        if r[0].startswith(("im2col", "col2im", "maxpool", "relu", "softmax")):
+            assert r[6] == "—"                      # no GEMM, no GFLOP/s
+        if r[0].startswith(("conv", "affine")) or "train step" in r[0] or "inference" in r[0]:
+            assert float(r[6]) > 0
+
+
+def test_report_machine_targets_and_baseline(full_report):
+    tables = _tables(full_report)
+    machine = dict((r[0], r[1]) for r in tables["Machine"])
+    assert "CPU" in machine and "GEMM peak" in " ".join(machine)
+    assert re.search(r"float32 [\d.]+ GFLOP/s, float64 [\d.]+ GFLOP/s", full_report)
+    targets = tables["Targets (issues 6 and 8)"]
+    assert targets[0] == ["issue", "target", "goal", "measured", "met"]
+    by_text = {r[1]: r for r in targets[1:]}
+    assert by_text["col2im, compiled vs NumPy (float64)"][4] in ("yes", "**no**")
+    # without PyTorch the PyTorch targets say so instead of inventing a figure
+    assert by_text["SimpleConvNet train step float32, fastnn/PyTorch time"][3] == "not measured in this run"
+    baseline = tables["The NumPy fallback is a fair baseline"]
+    assert baseline[0][3:6] == ["book's method ms", "fastnn NumPy fallback ms", "book/fallback"]
+    assert {r[0] for r in baseline[1:]} == {"im2col", "col2im"}
+
+
+def test_quick_mode_and_only(tmp_path):
+    out = tmp_path / "quick.md"
+    assert main(TINY + ["--quick", "--only", "conv forward+backward", "--output", str(out)]) == 0
+    tables = _tables(out.read_text(encoding="utf-8"))
+    rows = tables["Kernels, float64, batch 2"][1:]
+    assert [r[0].rstrip(" †") for r in rows] == ["conv forward+backward"]
+    assert "Kernels, float32, batch 2" not in tables
+    with pytest.raises(SystemExit):
+        main(TINY + ["--only", "no such row", "--output", str(tmp_path / "none.md")])
+    assert not (tmp_path / "none.md").exists()
+
+
+# --------------------------------------------------------------------------
+# The agreement check
+# --------------------------------------------------------------------------
+PLAN = TimingPlan(repeats=1, min_repeats=1, min_time=0.0, budget=0.0)
+
+
+def _case(make, dtype="float64", **kw):
+    return Case("Kernels, test", "test row", "x (3,)", dtype, make, **kw)
+
+
+def test_run_case_raises_when_backends_differ():
+    def make(backend):
+        value = 1.0 if backend == "numpy" else 1.0 + 1e-6
+        return lambda: (np.full(3, 2.0), np.full((2, 2), value))
+
+    with pytest.raises(ResultsDisagree, match=r"test row.*result\[1\] differs between NumPy and compiled"):
+        run_case(_case(make), PLAN)
+
+
+def test_run_case_switches_the_backend_it_checks():
+    # The function reads the active backend when called: the harness must set it.
+    def make(backend):
+        return lambda: np.full(3, 1.0 if fastnn.get_backend() == "numpy" else 2.0)
+
+    with pytest.raises(ResultsDisagree, match="max |difference| 1"):
+        run_case(_case(make), PLAN)
+
+
+def test_run_case_accepts_round_off_and_times_both():
+    def make(backend):
+        eps = 0.0 if backend == "numpy" else 1e-13
+        return lambda: {"W": np.full((2, 3), 1.0 + eps), "loss": 0.5}
+
+    result = run_case(_case(make, flops=1e6), PLAN)
+    assert result.numpy.median > 0 and result.compiled.median > 0
+    assert result.gflops == pytest.approx(1e6 / result.compiled.median / 1e9)
+    assert result.torch is None and result.book is None
+
+
+def test_run_case_checks_the_books_method_too():
+    x = np.arange(24.0).reshape(1, 2, 3, 4)
+    case = _case(lambda backend: (lambda: kernels.im2col(x, 2, 2)),
+                 make_book=lambda: (lambda: kernels.im2col(x, 2, 2) + 1e-3))
+    with pytest.raises(ResultsDisagree, match="between the book's method and the NumPy fallback"):
+        run_case(case, PLAN)
+
+
+def test_assert_agree_reports_structure_dtype_and_nan():
+    with pytest.raises(ResultsDisagree, match="different structure"):
+        assert_agree("row", (np.zeros(2),), (np.zeros(2), np.zeros(2)), 1e-10)
+    with pytest.raises(ResultsDisagree, match="shape"):
+        assert_agree("row", np.zeros(2), np.zeros(3), 1e-10)
+    with pytest.raises(ResultsDisagree, match="1 of 4 integer entries"):
+        assert_agree("row", np.arange(4), np.array([0, 1, 2, 4]), 1e-10)
+    with pytest.raises(ResultsDisagree, match="NaN or inf"):
+        assert_agree("row", np.zeros(2), np.array([0.0, np.nan]), 1e-10)
+    # float32 round-off passes at the float32 tolerance, not at the float64 one
+    a = np.linspace(-1, 1, 50).astype(np.float32)
+    b = a * np.float32(1 + 3e-7)
+    assert_agree("row", a, b, 1e-4)
+    with pytest.raises(ResultsDisagree):
+        assert_agree("row", a, a + np.float32(1e-3), 1e-4)
+
+
+# --------------------------------------------------------------------------
+# The baseline and the FLOP count
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("shape, k, stride, pad", [
+    ((2, 3, 7, 7), 3, 1, 1), ((2, 1, 8, 6), 2, 2, 0), ((1, 2, 9, 9), 3, 2, 2), ((3, 2, 5, 5), 5, 1, 0),
+])
+def test_books_im2col_matches_the_numpy_fallback(rng, shape, k, stride, pad):
+    x = rng.standard_normal(shape)
+    col = kernels.numpy_kernels.im2col(x, k, k, stride, pad)
+    np.testing.assert_array_equal(book_im2col(x, k, k, stride, pad), col)
+    dcol = rng.standard_normal(col.shape)
+    np.testing.assert_allclose(book_col2im(dcol, shape, k, k, stride, pad),
+                               kernels.numpy_kernels.col2im(dcol, shape, k, k, stride, pad), rtol=1e-14)
+
+
+def test_forward_flops_counts_the_gemms_of_simple_convnet():
+    net = SimpleConvNet(rng=np.random.default_rng(0))
+    x = np.zeros((3, 1, 28, 28))
+    conv = 2 * 3 * 24 * 24 * 30 * 25            # out (3,30,24,24), 1*5*5 per output
+    affine = 2 * 3 * 4320 * 100 + 2 * 3 * 100 * 10
+    assert forward_flops(net, x) == conv + affine
+    # the counting wrappers are gone again
+    assert all("forward" not in vars(layer) for layer in net.layers.values())
