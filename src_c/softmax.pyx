@@ -34,9 +34,11 @@ include "_openmp.pxi"
 # Below this many scores a call is too small to be worth threads.
 PARALLEL_MIN_WORK = 1 << 15
 
+# 0-size placeholders for arguments a call does not use
 _NO_LABELS = np.zeros(0, dtype=np.int64)
-_NO_TARGETS_F64 = np.zeros((0, 0), dtype=np.float64)
-_NO_TARGETS_F32 = np.zeros((0, 0), dtype=np.float32)
+_EMPTY_F64 = np.zeros(0, dtype=np.float64)
+_EMPTY_2D_F64 = np.zeros((0, 0), dtype=np.float64)
+_EMPTY_2D_F32 = np.zeros((0, 0), dtype=np.float32)
 
 
 cdef inline floating _exp(floating v) noexcept nogil:
@@ -78,24 +80,38 @@ cdef Py_ssize_t _argmax_row(const floating* t, Py_ssize_t K) noexcept nogil:
     return best
 
 
-cdef void _forward_rows(
+cdef inline Py_ssize_t _label(
+    const int64_t[::1] labels, const floating[:, ::1] t, bint use_labels, Py_ssize_t i,
+) noexcept nogil:
+    """The class of row i: labels[i], or argmax of the target row t[i]."""
+    if use_labels:
+        return labels[i]
+    return _argmax_row(&t[i, 0], t.shape[1])
+
+
+cdef double _forward(
     const floating[:, ::1] x, const int64_t[::1] labels, const floating[:, ::1] t,
     bint use_labels, floating[:, ::1] y, double[::1] row_loss, int threads,
 ) noexcept nogil:
-    """Fill y with the softmax rows and row_loss with each row's cross-entropy.
+    """Fill y with the softmax rows; return the summed cross-entropy of the rows.
 
-    The label of row i is labels[i], or argmax of t[i] when use_labels is false.
-    Rows are independent, so they are shared out between threads; the caller
-    sums row_loss in order, so the loss does not depend on the thread count.
+    With several threads the rows are shared out and each row's loss goes to
+    row_loss (N values); the sum is then taken in row order as on one thread,
+    so the loss does not depend on the thread count.
     """
-    cdef Py_ssize_t N = x.shape[0], K = x.shape[1], i, label
+    cdef Py_ssize_t N = x.shape[0], K = x.shape[1], i
+    cdef double total = 0
+    if threads <= 1:
+        for i in range(N):
+            _softmax_row(&x[i, 0], &y[i, 0], K)
+            total += -_log(y[i, _label(labels, t, use_labels, i)] + <floating>1e-7)
+        return total
     for i in prange(N, num_threads=threads, schedule="static"):
         _softmax_row(&x[i, 0], &y[i, 0], K)
-        if use_labels:
-            label = labels[i]
-        else:
-            label = _argmax_row(&t[i, 0], K)
-        row_loss[i] = -_log(y[i, label] + <floating>1e-7)
+        row_loss[i] = -_log(y[i, _label(labels, t, use_labels, i)] + <floating>1e-7)
+    for i in range(N):
+        total += row_loss[i]
+    return total
 
 
 cdef void _backward_labels(
@@ -133,18 +149,19 @@ def softmax_cross_entropy_forward(x, t):
     """x (N, K) scores, t (N,) int64 labels or (N, K) targets -> (mean loss, y (N, K))."""
     N, K = x.shape
     y = np.empty_like(x)
-    row_loss = np.empty(N, dtype=np.float64)
+    threads = _threads_for(N * K)
+    row_loss = np.empty(N, dtype=np.float64) if threads > 1 else _EMPTY_F64
     use_labels = t.ndim == 1
     # The unused one of (labels, targets) gets a 0-size placeholder.
     labels = t if use_labels else _NO_LABELS
-    threads = _threads_for(N * K)
+    cdef double total
     if x.dtype == np.float64:
-        targets = _NO_TARGETS_F64 if use_labels else t
-        _forward_rows[double](x, labels, targets, use_labels, y, row_loss, threads)
+        targets = _EMPTY_2D_F64 if use_labels else t
+        total = _forward[double](x, labels, targets, use_labels, y, row_loss, threads)
     else:
-        targets = _NO_TARGETS_F32 if use_labels else t
-        _forward_rows[float](x, labels, targets, use_labels, y, row_loss, threads)
-    return float(np.sum(row_loss)) / N, y
+        targets = _EMPTY_2D_F32 if use_labels else t
+        total = _forward[float](x, labels, targets, use_labels, y, row_loss, threads)
+    return total / N, y
 
 
 def softmax_cross_entropy_backward(y, t, dout=1.0):
