@@ -35,6 +35,9 @@ from fastnn._backend import get_num_threads
 #: cache; measured in bench/_conv_timing.py.
 WORKSPACE_BYTES = 128 * 1024
 
+#: Upper bound on the memory of the per-block partial sums of dW.
+PARTIALS_BYTES = 64 * 1024 * 1024
+
 _INT_MAX = 2 ** 31 - 1   # BLAS takes 32-bit int sizes
 
 
@@ -186,6 +189,18 @@ def _threads(N):
     return 1, n
 
 
+def _dW_blocks(N, omp, dW_bytes):
+    """How many fixed blocks of images get their own partial dW.
+
+    8 blocks (fewer for a smaller batch) for up to 4 threads, so that the
+    sums, hence the bits, of dW do not depend on the thread count; more with
+    more threads; fewer where 8 partial copies of a large dW would not fit in
+    PARTIALS_BYTES (never fewer than the threads).
+    """
+    blocks = min(N, max(8, 2 * omp), max(1, PARTIALS_BYTES // dW_bytes))
+    return max(blocks, min(N, omp))
+
+
 def conv_forward(x, W, b, stride=1, pad=0):
     """x (N,C,H,W), W (FN,C,FH,FW), b (FN,) -> (out (N,FN,OH,OW), None).
 
@@ -209,7 +224,7 @@ def conv_backward(dout, x, W, stride=1, pad=0):
         raise ValueError(f"conv_backward: dout must have shape {(N, FN, OH, OW)}, got {dout.shape}")
     omp, blas = _threads(N)
     K = C * FH * FW
-    blocks = min(N, max(8, 2 * omp))
+    blocks = _dW_blocks(N, omp, FN * K * x.itemsize)
     dx = np.empty((N, C, H, Wd), dtype=x.dtype)
     dW_parts = np.zeros((blocks, FN * K), dtype=x.dtype)
     db_parts = np.zeros((blocks, FN), dtype=x.dtype)
