@@ -67,6 +67,9 @@ def test_report_has_every_kernel_and_network_row(full_report):
         for dt in ("float64", "float32"):
             assert (f"{net} train step", dt) in book_rows
             assert (f"{net} inference", dt) in book_rows
+    for model in ("Keras-style MLP (784-512-10)", "Keras-style CNN (conv32-pool-100-10)"):
+        assert (f"{model} train step", "float32") in book_rows
+        assert (f"{model} inference", "float32") in book_rows
 
 
 def test_report_numbers_are_consistent(full_report):
