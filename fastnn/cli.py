@@ -145,12 +145,10 @@ def build_parser():
     info.add_argument("--json", action="store_true", help="print the information as JSON")
     info.set_defaults(func=cmd_info)
 
-    bench = sub.add_parser(
-        "bench", help="benchmark report (arguments go to fastnn.benchmark)", add_help=False,
-        description="Run fastnn.benchmark; every argument is passed on to it.",
-    )
-    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
-    bench.set_defaults(func=cmd_bench)
+    # 'fastnn bench ARGS...' hands ARGS to fastnn.benchmark.main untouched (see main()).
+    bench = sub.add_parser("bench", help="benchmark report (arguments go to fastnn.benchmark)",
+                           add_help=False)
+    bench.set_defaults(func=cmd_bench, bench_args=[])
     return parser
 
 
@@ -175,7 +173,12 @@ def _add_backend_argument(parser):
 def main(argv=None):
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # every later argument belongs to the benchmark's own parser
+        args = parser.parse_args(["bench"])
+        args.bench_args = argv[1:]
+    else:
+        args = parser.parse_args(argv)
     where = f"fastnn {args.command}"
     try:
         if getattr(args, "backend", None):

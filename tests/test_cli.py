@@ -1,0 +1,253 @@
+"""The fastnn command: info, train (files written, accuracy reproducible), evaluate, bench, errors."""
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import types
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import cli, runner
+from fastnn.datasets import SampleDataWarning, load_mnist
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    """No download attempts: the bundled MNIST sample serves when the full set is absent."""
+    monkeypatch.setenv("FASTNN_OFFLINE", "1")
+    previous = fastnn.get_backend()
+    yield
+    fastnn.set_backend(previous)
+
+
+def run_cli(args):
+    """``python -m fastnn ARGS`` in a subprocess: (exit status, stdout, stderr)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), FASTNN_OFFLINE="1", MPLBACKEND="Agg")
+    proc = subprocess.run([sys.executable, "-m", "fastnn", *args], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=300)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def _number_after(text, label):
+    """The float printed right after ``label`` in ``text``."""
+    return float(text.split(label, 1)[1].split()[0])
+
+
+# --------------------------------------------------------------------------
+# info
+# --------------------------------------------------------------------------
+def test_info_reports_backend_kernels_blas_threads(capsys):
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    info = fastnn.backend_info()
+    assert out.startswith(f"fastnn {fastnn.__version__}")
+    assert f"backend:  {info['backend']}" in out
+    assert f"compiled kernels ({len(info['compiled'])})" in out
+    assert f"threads:  {info['threads']}" in out
+    assert "BLAS:" in out
+
+
+def test_info_json_is_backend_info(capsys):
+    assert cli.main(["info", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["version"] == fastnn.__version__
+    assert data["compiled"] == fastnn.backend_info()["compiled"]
+
+
+def test_python_m_fastnn_runs_the_command():
+    status, out, err = run_cli(["info"])
+    assert status == 0, err
+    assert out.startswith(f"fastnn {fastnn.__version__}")
+
+
+# --------------------------------------------------------------------------
+# train + evaluate
+# --------------------------------------------------------------------------
+def _read_history(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("net", ["two_layer", "simple_convnet"])
+def test_train_quick_writes_files_that_evaluate_to_the_reported_accuracy(tmp_path, capsys, net):
+    pytest.importorskip("matplotlib")
+    import matplotlib.image as mpimg
+
+    out_dir = tmp_path / "run"
+    status = cli.main(["train", "--net", net, "--quick", "--epochs", "2", "--output", str(out_dir),
+                       "--optimizer", "adam", "--lr", "0.002"])
+    assert status == 0
+    out = capsys.readouterr().out
+    assert "the sample bundled with fastnn" in out or "the full set" in out
+    assert out.count("epoch ") >= 2 and "img/s" in out
+    reported = _number_after(out, "test accuracy")
+
+    params = out_dir / f"{net}.npz"
+    meta = json.loads((out_dir / f"{net}.json").read_text())
+    assert meta["net"] == net and meta["epochs_done"] == 2 and meta["dtype"] == "float32"
+    assert meta["test_accuracy"] == pytest.approx(reported, abs=5e-5)
+    assert reported > 0.5  # 2 epochs on 1,000 images already learn a lot
+
+    rows = _read_history(out_dir / f"{net}_history.csv")
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert list(rows[0]) == list(runner.HISTORY_FIELDS)
+    assert float(rows[1]["loss"]) < float(rows[0]["loss"])
+
+    img = mpimg.imread(str(out_dir / f"{net}_curves.png"))
+    assert img.shape[0] > 200 and img.shape[1] > 400 and img[..., :3].var() > 1e-4
+
+    # The saved parameters give the same accuracy on the same 1,000 test images.
+    assert cli.main(["evaluate", str(params), "--limit", "1000"]) == 0
+    out = capsys.readouterr().out
+    assert _number_after(out, "accuracy") == pytest.approx(reported, abs=5e-5)
+    assert "confusion matrix" in out
+
+
+def test_evaluate_infers_the_network_without_the_json(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    model = runner.build("simple_convnet", dtype=np.float64, seed=1)
+    model.net.params["W1"][...] = rng.standard_normal(model.net.params["W1"].shape) * 0.1
+    path = model.save(str(tmp_path / "mine.npz"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SampleDataWarning)
+        _, (x_test, t_test) = load_mnist(flatten=False)
+    expected = model.accuracy(x_test[:300], t_test[:300])
+    assert cli.main(["evaluate", path, "--limit", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "as SimpleConvNet" in out
+    assert _number_after(out, "accuracy") == pytest.approx(expected, abs=5e-5)
+
+
+def test_keyboard_interrupt_saves_what_was_trained(tmp_path, capsys, monkeypatch):
+    real_epoch = runner.Run.train_epoch
+
+    def epoch_then_interrupt(self, on_step=None):
+        if self.history:
+            raise KeyboardInterrupt
+        return real_epoch(self, on_step)
+
+    monkeypatch.setattr(runner.Run, "train_epoch", epoch_then_interrupt)
+    out_dir = tmp_path / "run"
+    status = cli.main(["train", "--net", "two_layer", "--quick", "--epochs", "5", "--output", str(out_dir),
+                       "--no-plot"])
+    assert status == 130
+    assert "interrupted after 10 step(s)" in capsys.readouterr().out
+    meta = json.loads((out_dir / "two_layer.json").read_text())
+    assert meta["epochs_done"] == 1 and meta["test_accuracy"] is None
+    assert len(_read_history(out_dir / "two_layer_history.csv")) == 1
+    saved = np.load(out_dir / "two_layer.npz")
+    assert sorted(saved.files) == ["W1", "W2", "b1", "b2"]
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("ch03_sample_weight.pkl", "0.9352"),
+    ("simple_convnet_params.pkl", "0.9600"),
+    ("deep_convnet_params.pkl", "0.9797"),
+])
+def test_evaluate_book_params_gives_the_books_accuracy(shared_data, capsys, name, expected):
+    status = cli.main(["evaluate", str(shared_data / "book" / name), "--backend", "cython"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert f"accuracy {expected} " in out
+    # The confusion matrix has 10 rows whose counts add up to the 10,000 test images.
+    rows = [line.split() for line in out.splitlines() if line[:5].strip().isdigit()]
+    assert len(rows) == 10
+    assert sum(int(v) for row in rows for v in row[1:11]) == 10000
+
+
+def test_confusion_matrix_text():
+    cm = np.array([[5, 1], [0, 4]])
+    text = cli.format_confusion_matrix(cm)
+    lines = text.splitlines()
+    assert lines[2].split() == ["0", "5", "1", "0.8333"]
+    assert lines[3].split() == ["1", "0", "4", "1.0000"]
+
+
+# --------------------------------------------------------------------------
+# The progress bar: '\r' on a terminal, one line per epoch otherwise
+# --------------------------------------------------------------------------
+class _TTY(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("stream_cls, redraws", [(_TTY, True), (io.StringIO, False)])
+def test_progress_bar(stream_cls, redraws):
+    stream = stream_cls()
+    bar = cli.ProgressBar(stream)
+    bar.start("epoch 1/2", 3)
+    for step in (1, 2, 3):
+        bar.update(step, 0.5, 1000.0)
+    bar.finish({"loss": 0.25, "train_acc": 0.9, "test_acc": 0.85, "images_per_s": 1234.0, "seconds": 1.5})
+    text = stream.getvalue()
+    assert ("\r" in text) is redraws
+    assert text.endswith("\n")
+    final = text.split("\r")[-1]
+    assert "3/3 loss 0.2500 | train acc 0.9000 | test acc 0.8500 | 1,234 img/s | 1.5 s" in final
+    if not redraws:
+        assert text.count("\n") == 1
+
+
+# --------------------------------------------------------------------------
+# bench forwards to fastnn.benchmark.main
+# --------------------------------------------------------------------------
+def test_bench_forwards_arguments(monkeypatch):
+    seen = []
+    fake = types.ModuleType("fastnn.benchmark")
+    fake.main = lambda argv: seen.append(argv) or 0
+    monkeypatch.setitem(sys.modules, "fastnn.benchmark", fake)
+    monkeypatch.setattr(fastnn, "benchmark", fake, raising=False)
+    assert cli.main(["bench", "--quick", "--repeat", "3"]) == 0
+    assert seen == [["--quick", "--repeat", "3"]]
+
+
+# --------------------------------------------------------------------------
+# Errors: one line on stderr, exit status 2, no traceback
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("args, message", [
+    (["evaluate", "/no/such/file.npz"], "no such parameter file: /no/such/file.npz"),
+    (["train", "--net", "resnet50"], "invalid choice: 'resnet50'"),
+    (["train", "--lr", "-0.1"], "argument --lr: expected a positive number, got '-0.1'"),
+    (["train", "--epochs", "zero"], "argument --epochs: expected a whole number >= 1, got 'zero'"),
+    (["train", "--batch-size", "0"], "argument --batch-size: expected a whole number >= 1, got '0'"),
+    (["evaluate", "x.npz", "--net", "lenet"], "invalid choice: 'lenet'"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, args, message):
+    with pytest.raises(SystemExit) as exc_info:
+        status = cli.main(args)
+        raise SystemExit(status)
+    assert exc_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_unreadable_params_file_is_reported(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip file")
+    assert cli.main(["evaluate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fastnn evaluate: error:") and "bad.npz" in err
+    assert err.count("\n") == 1
+
+
+def test_params_of_an_unknown_network_are_reported(tmp_path, capsys):
+    path = tmp_path / "odd.npz"
+    np.savez(path, W1=np.zeros((3, 3, 3)), b1=np.zeros(3))
+    assert cli.main(["evaluate", str(path)]) == 2
+    assert "cannot tell the network" in capsys.readouterr().err
+
+
+def test_errors_in_a_subprocess_have_no_traceback():
+    status, out, err = run_cli(["evaluate", "/no/such/params.pkl"])
+    assert status == 2
+    assert err == "fastnn evaluate: error: no such parameter file: /no/such/params.pkl\n"
