@@ -7,7 +7,7 @@ import numpy as np
 from .. import kernels
 from .._backend import use_backend
 from ._cases import Case, assert_agree
-from ._timing import Timing, time_call, timed_first_call
+from ._timing import Timing, time_interleaved, timed_first_call
 
 
 @dataclass
@@ -72,17 +72,16 @@ def run_case(case, plan, with_torch=False):
         del book_result
     del ref
 
-    with use_backend("numpy"):
-        numpy_t = time_call(fn_np, plan, t_np)
-    with use_backend("cython"):
-        compiled_t = time_call(fn_c, plan, t_c)
-    book_t = time_call(fn_book, plan, t_book) if fn_book is not None else None
-    torch_t = None
+    entries = {"numpy": (fn_np, t_np, lambda: use_backend("numpy")),
+               "compiled": (fn_c, t_c, lambda: use_backend("cython"))}
+    if fn_book is not None:
+        entries["book"] = (fn_book, t_book, None)
     if with_torch and case.make_torch is not None:
-        torch_t = time_call(case.make_torch(), plan)
+        entries["torch"] = (case.make_torch(), None, None)
+    timings = dict(zip(entries, time_interleaved(list(entries.values()), plan)))
     compiled = set(kernels.compiled_kernels())
     missing = tuple(k for k in case.kernels if k not in compiled)
-    return Result(case, numpy_t, compiled_t, torch_t, book_t, missing)
+    return Result(case, timings["numpy"], timings["compiled"], timings.get("torch"), timings.get("book"), missing)
 
 
 def describe(result):

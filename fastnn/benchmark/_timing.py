@@ -3,6 +3,7 @@
 Every figure in the report is a median of several timed repeats taken after
 a warm-up call, so a single interruption by another process does not move it.
 """
+import contextlib
 import math
 import statistics
 import time
@@ -31,6 +32,14 @@ class TimingPlan:
     budget: float = 2.0       # seconds of timing per implementation per row, roughly
 
 
+def _calls_and_repeats(first_call_seconds, plan):
+    """How many calls per repeat and how many repeats, from one call's duration."""
+    one = max(first_call_seconds, 1e-7)
+    number = max(1, math.ceil(plan.min_time / one))
+    repeats = int(plan.budget / (one * number))
+    return number, max(plan.min_repeats, min(plan.repeats, repeats))
+
+
 def time_call(fn, plan, first_call_seconds=None):
     """Time ``fn()`` under ``plan``; return a ``Timing``.
 
@@ -40,21 +49,41 @@ def time_call(fn, plan, first_call_seconds=None):
     repeat so that one repeat lasts at least ``plan.min_time``; slow calls get
     fewer repeats so that a row costs about ``plan.budget`` seconds.
     """
-    if first_call_seconds is None:
-        t0 = time.perf_counter()
-        fn()
-        first_call_seconds = time.perf_counter() - t0
-    one = max(first_call_seconds, 1e-7)
-    number = max(1, math.ceil(plan.min_time / one))
-    repeats = int(plan.budget / (one * number))
-    repeats = max(plan.min_repeats, min(plan.repeats, repeats))
-    per_call = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        per_call.append((time.perf_counter() - t0) / number)
-    return Timing(statistics.median(per_call), min(per_call), repeats, number)
+    return time_interleaved([(fn, first_call_seconds, None)], plan)[0]
+
+
+def time_interleaved(entries, plan):
+    """Time several implementations of one row, their repeats taking turns.
+
+    entries: list of (fn, first_call_seconds or None, context) where context
+    is None or a function returning a context manager entered around each
+    repeat (e.g. ``lambda: use_backend("numpy")``). Taking turns (A, B, C, A,
+    B, C, ...) exposes every implementation to the same background load, so
+    their ratio stays fair on a busy machine. Returns one ``Timing`` each.
+    """
+    plans, samples = [], []
+    for fn, first, context in entries:
+        if first is None:
+            t0 = time.perf_counter()
+            with _entered(context):
+                fn()
+            first = time.perf_counter() - t0
+        plans.append(_calls_and_repeats(first, plan))
+        samples.append([])
+    for round_ in range(max(repeats for _, repeats in plans)):
+        for (fn, _, context), (number, repeats), times in zip(entries, plans, samples):
+            if round_ >= repeats:
+                continue
+            with _entered(context):
+                t0 = time.perf_counter()
+                for _ in range(number):
+                    fn()
+                times.append((time.perf_counter() - t0) / number)
+    return [Timing(statistics.median(t), min(t), len(t), number) for t, (number, _) in zip(samples, plans)]
+
+
+def _entered(context):
+    return context() if context is not None else contextlib.nullcontext()
 
 
 def timed_first_call(fn):
