@@ -91,25 +91,26 @@ def _blobs(rng, n, shape, classes=3):
 
 
 TRAINING_CASES = {
-    "TwoLayerNet": (lambda rng: TwoLayerNet(10, 8, 3, rng=rng), (10,), SGD(lr=0.5)),
+    "TwoLayerNet": (lambda rng: TwoLayerNet(10, 8, 3, rng=rng), (10,), lambda: SGD(lr=0.5)),
     "MultiLayerNet": (lambda rng: MultiLayerNet(10, [8, 8], 3, weight_decay_lambda=0.01, rng=rng),
-                      (10,), SGD(lr=0.1)),
+                      (10,), lambda: SGD(lr=0.1)),
     "MultiLayerNetExtend": (lambda rng: MultiLayerNetExtend(10, [8, 8], 3, use_batchnorm=True,
                                                             use_dropout=True, dropout_ration=0.2, rng=rng),
-                            (10,), Adam(lr=0.01)),
+                            (10,), lambda: Adam(lr=0.01)),
     "SimpleConvNet": (lambda rng: SimpleConvNet((1, 8, 8), conv(4, pad=0), hidden_size=10, output_size=3,
-                                                weight_init_std=0.1, rng=rng), (1, 8, 8), Adam(lr=0.01)),
+                                                weight_init_std=0.1, rng=rng), (1, 8, 8), lambda: Adam(lr=0.01)),
     "DeepConvNet": (lambda rng: DeepConvNet((1, 8, 8), conv(4), conv(4), conv(4), conv(4, pad=2), conv(4),
                                             conv(4), hidden_size=16, output_size=3, rng=rng),
-                    (1, 8, 8), Adam(lr=0.003)),
+                    (1, 8, 8), lambda: Adam(lr=0.003)),
 }
 
 
 @pytest.mark.parametrize("case", list(TRAINING_CASES))
 def test_loss_falls_when_training(backend, rng, case):
-    make_net, shape, optimizer = TRAINING_CASES[case]
+    make_net, shape, make_optimizer = TRAINING_CASES[case]
     np.random.seed(0)  # the dropout masks
     net = make_net(rng)
+    optimizer = make_optimizer()
     x, t = _blobs(rng, 60, shape)
 
     def test_mode_loss():
