@@ -52,7 +52,8 @@ def test_step_is_gradient_update_then_loss(data):
         grads = manual.gradient(x_train[mask], t_train[mask])
         for key in manual.params:
             manual.params[key] -= 0.3 * grads[key]
-        assert trainer.train_loss_list[-1] == pytest.approx(manual.loss(x_train[mask], t_train[mask]), rel=1e-12)
+        expected_loss = manual.loss(x_train[mask], t_train[mask])
+        assert trainer.train_loss_list[-1] == pytest.approx(expected_loss, rel=1e-12)
     for key, value in manual.params.items():
         np.testing.assert_allclose(trainer.network.params[key], value, rtol=1e-12)
 

@@ -89,7 +89,9 @@ class BookNet:
         """Number of samples whose arg-max prediction equals the label, in batches."""
         t = labels_of(t)
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"{type(self).__name__}.accuracy: batch_size must be an int >= 1, got {batch_size!r}")
+            raise ValueError(
+                f"{type(self).__name__}.accuracy: batch_size must be an int >= 1, got {batch_size!r}"
+            )
         if len(x) == 0:
             raise ValueError(f"{type(self).__name__}.accuracy: empty input")
         if len(t) != len(x):

@@ -57,7 +57,9 @@ class DeepConvNet(BookNet):
             channels = filter_num
             if idx % 2 == 0:  # a pool after every second convolution
                 if min(hw) < 2:
-                    raise ValueError(f"{where}: input_dim {tuple(input_dim)} is too small for three 2x2 poolings")
+                    raise ValueError(
+                        f"{where}: input_dim {tuple(input_dim)} is too small for three 2x2 poolings"
+                    )
                 self.layers.append(Pooling(pool_h=2, pool_w=2, stride=2))
                 hw = (hw[0] // 2, hw[1] // 2)
 

@@ -56,7 +56,8 @@ class SampleNetwork(BookNet):
             if W.ndim != 2 or b.shape != (W.shape[1],):
                 raise ValueError(f"{where}: W{i} {W.shape} and b{i} {b.shape} do not form a layer")
             if i > 1 and p["W" + str(i - 1)].shape[1] != W.shape[0]:
-                raise ValueError(f"{where}: W{i - 1} {p['W' + str(i - 1)].shape} does not feed W{i} {W.shape}")
+                previous = p["W" + str(i - 1)].shape
+                raise ValueError(f"{where}: W{i - 1} {previous} does not feed W{i} {W.shape}")
 
     def predict(self, x):
         """Class probabilities (N, 10) for inputs (N, 784), or (10,) for one input (784,)."""

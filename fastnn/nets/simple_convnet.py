@@ -61,7 +61,9 @@ class SimpleConvNet(BookNet):
         output_size = positive_size(where, "output_size", output_size)
         conv_h, conv_w = conv_output_hw(where, (H, W), filter_size, pad, stride)
         if conv_h < 2 or conv_w < 2:
-            raise ValueError(f"{where}: the convolution output {conv_h}x{conv_w} is too small for 2x2 pooling")
+            raise ValueError(
+                f"{where}: the convolution output {conv_h}x{conv_w} is too small for 2x2 pooling"
+            )
         pool_output_size = filter_num * (conv_h // 2) * (conv_w // 2)
 
         std = weight_init_std
