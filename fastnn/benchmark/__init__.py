@@ -17,6 +17,8 @@ The package's parts:
 import argparse
 import datetime
 import os
+import shlex
+import sys
 
 from .. import _backend
 from ._cases import DEFAULT_RTOL, Case, ResultsDisagree, assert_agree
@@ -102,6 +104,19 @@ def _tolerances_text():
     return f"{text(DEFAULT_RTOL)} for kernels; {text(NET_RTOL)} for whole networks"
 
 
+def _without_output(argv):
+    """The arguments minus ``--output PATH``: how the report names the run that made it."""
+    kept, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--output":
+            skip = True
+        elif not a.startswith("--output="):
+            kept.append(a)
+    return kept
+
+
 def _default_output():
     return os.path.join("bench", "RESULTS.md") if os.path.isdir("bench") else "fastnn-benchmark.md"
 
@@ -117,6 +132,8 @@ def main(argv=None, command="fastnn bench"):
     args = parser.parse_args(argv)
     for name in ("batch", "images", "repeats", "peak_size"):
         _check_positive(parser, name.replace("_", "-"), getattr(args, name))
+    if args.min_time is not None and args.min_time < 0:
+        parser.error(f"--min-time must be >= 0, got {args.min_time}")
     quick = args.quick
     inference_images = args.images or (500 if quick else 10000)
     repeats = args.repeats or (3 if quick else 7)
@@ -126,7 +143,10 @@ def main(argv=None, command="fastnn bench"):
     peak_size = args.peak_size or (1024 if quick else 2048)
 
     data_dir = args.data if args.data is not None else default_data_dir()
-    images, labels, data_source = load_images(max(inference_images, args.batch), data_dir)
+    try:
+        images, labels, data_source = load_images(max(inference_images, args.batch), data_dir)
+    except ValueError as exc:
+        parser.error(str(exc))
     cases = build_cases(quick, args.batch, images, inference_images, labels, args.only)
     if args.list:
         for c in cases:
@@ -147,9 +167,8 @@ def main(argv=None, command="fastnn bench"):
         results.append(result)
         print(f"[{i}/{len(cases)}] {describe(result)}", flush=True)
 
-    flags = " --quick" if quick else ""
     settings = {
-        "command": command + flags,
+        "command": shlex.join([command] + _without_output(argv if argv is not None else sys.argv[1:])),
         "when": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "mode": "quick" if quick else "full",
         "rtol": _tolerances_text(),
