@@ -35,6 +35,9 @@ from fastnn._backend import get_num_threads
 #: cache; measured in bench/_conv_timing.py.
 WORKSPACE_BYTES = 128 * 1024
 
+#: Below this many multiply-adds per thread, a product runs on fewer threads.
+MIN_MADDS_PER_THREAD = 2_000_000
+
 #: Upper bound on the memory of the per-block partial sums of dW.
 PARTIALS_BYTES = 64 * 1024 * 1024
 
@@ -181,9 +184,12 @@ def _plan(where, x, Wt, stride, pad):
     return N, C, H, W, FN, FH, FW, OH, OW, rows
 
 
-def _threads(N):
-    """(OpenMP threads over images, BLAS threads inside each)."""
+def _threads(N, madds):
+    """(OpenMP threads over images, BLAS threads inside each) for N images and
+    `madds` multiply-adds per product; small problems run on one thread, where
+    starting threads would cost more than it saves."""
     n = max(1, int(get_num_threads()))
+    n = max(1, min(n, int(madds // max(1, MIN_MADDS_PER_THREAD))))
     if N >= n and n > 1:
         return n, 1
     return 1, n
@@ -209,7 +215,7 @@ def conv_forward(x, W, b, stride=1, pad=0):
     N, C, H, Wd, FN, FH, FW, OH, OW, rows = _plan("conv_forward", x, W, stride, pad)
     if b.ndim != 1 or b.shape[0] != FN:
         raise ValueError(f"conv_forward: bias must have shape ({FN},), got {b.shape}")
-    omp, blas = _threads(N)
+    omp, blas = _threads(N, N * OH * OW * FN * C * FH * FW)
     out = np.empty((N, FN, OH, OW), dtype=x.dtype)
     work = np.empty((omp, C * FH * FW * rows * OW), dtype=x.dtype)
     with _blas_threads(blas):
@@ -222,8 +228,8 @@ def conv_backward(dout, x, W, stride=1, pad=0):
     N, C, H, Wd, FN, FH, FW, OH, OW, rows = _plan("conv_backward", x, W, stride, pad)
     if dout.shape != (N, FN, OH, OW):
         raise ValueError(f"conv_backward: dout must have shape {(N, FN, OH, OW)}, got {dout.shape}")
-    omp, blas = _threads(N)
     K = C * FH * FW
+    omp, blas = _threads(N, N * OH * OW * FN * K)
     blocks = _dW_blocks(N, omp, FN * K * x.itemsize)
     dx = np.empty((N, C, H, Wd), dtype=x.dtype)
     dW_parts = np.zeros((blocks, FN * K), dtype=x.dtype)

@@ -118,15 +118,20 @@ def _col2im_impl(const real[:, ::1] col, real[:, :, :, ::1] img,
                            &img[n, 0, 0, 0])
 
 
-def _threads(N):
-    return max(1, min(int(get_num_threads()), int(N)))
+#: Below this many copied values per thread, im2col/col2im use fewer threads.
+MIN_VALUES_PER_THREAD = 200_000
+
+
+def _threads(N, values):
+    """Threads for N images and `values` copied values: at most one per image."""
+    return max(1, min(int(get_num_threads()), int(N), int(values // max(1, MIN_VALUES_PER_THREAD))))
 
 
 def im2col(x, filter_h, filter_w, stride=1, pad=0):
     """x (N, C, H, W) -> col (N*OH*OW, C*FH*FW), as ``numpy_kernels.im2col``."""
     N, C, H, W, OH, OW = _geometry("im2col", x.shape, filter_h, filter_w, stride, pad)
     col = np.empty((N * OH * OW, C * filter_h * filter_w), dtype=x.dtype)
-    _im2col_impl(x, col, filter_h, filter_w, stride, pad, OH, OW, _threads(N))
+    _im2col_impl(x, col, filter_h, filter_w, stride, pad, OH, OW, _threads(N, col.size))
     return col
 
 
@@ -137,5 +142,5 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
         raise ValueError(f"col2im: col must have shape {(N * OH * OW, C * filter_h * filter_w)}, "
                          f"got {col.shape}")
     img = np.empty((N, C, H, W), dtype=col.dtype)
-    _col2im_impl(col, img, filter_h, filter_w, stride, pad, OH, OW, _threads(N))
+    _col2im_impl(col, img, filter_h, filter_w, stride, pad, OH, OW, _threads(N, col.size))
     return img

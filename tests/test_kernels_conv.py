@@ -25,6 +25,14 @@ def on(backend, fn, *args):
         return fn(*args)
 
 
+@pytest.fixture
+def tiny_parallel(monkeypatch):
+    """Let even these tiny problems use the OpenMP threads (they normally run serially)."""
+    from fastnn._ext import conv, im2col
+    monkeypatch.setattr(conv, "MIN_MADDS_PER_THREAD", 0)
+    monkeypatch.setattr(im2col, "MIN_VALUES_PER_THREAD", 0)
+
+
 def random_geometry(rng):
     """A random small convolution: odd sizes, non-square kernels, stride 1-3, pad 0-2."""
     while True:
@@ -47,7 +55,7 @@ def test_compiled_kernels_are_built():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_im2col_col2im_match_numpy(dtype):
+def test_im2col_col2im_match_numpy(dtype, tiny_parallel):
     rng = np.random.default_rng(7)
     for _ in range(40):
         N, C, H, W, FH, FW, s, p = random_geometry(rng)
@@ -65,7 +73,7 @@ def test_im2col_col2im_match_numpy(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_conv_forward_backward_match_numpy(dtype):
+def test_conv_forward_backward_match_numpy(dtype, tiny_parallel):
     rng = np.random.default_rng(11)
     for _ in range(40):
         N, C, H, W, FH, FW, s, p = random_geometry(rng)
@@ -112,7 +120,7 @@ def test_col2im_sums_in_numpy_order():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_non_contiguous_inputs(dtype):
+def test_non_contiguous_inputs(dtype, tiny_parallel):
     rng = np.random.default_rng(13)
     base = rng.standard_normal((3, 8, 9, 7)).astype(dtype)
     views = [base.transpose(0, 1, 3, 2), base[:, ::2], base[::-1, :, 1:, ::2]]
@@ -144,7 +152,7 @@ def test_mixed_dtypes_promote_like_numpy():
 
 
 @pytest.mark.parametrize("threads", [1, 2, 5])
-def test_thread_counts_and_batch_one(threads):
+def test_thread_counts_and_batch_one(threads, tiny_parallel):
     """OpenMP over images (batch >= threads) and BLAS threads (batch < threads) agree."""
     rng = np.random.default_rng(19)
     previous = fastnn.set_num_threads(threads)
@@ -166,7 +174,7 @@ def test_thread_counts_and_batch_one(threads):
         fastnn.set_num_threads(previous)
 
 
-def test_chunked_workspace_gives_same_result(monkeypatch):
+def test_chunked_workspace_gives_same_result(monkeypatch, tiny_parallel):
     """A tiny workspace forces many row chunks per image; results must not change."""
     from fastnn._ext import conv
     rng = np.random.default_rng(23)
@@ -184,7 +192,7 @@ def test_chunked_workspace_gives_same_result(monkeypatch):
         close(c, w, np.float64)
 
 
-def test_backward_is_deterministic():
+def test_backward_is_deterministic(tiny_parallel):
     """dW and db are summed in fixed blocks of images: same bits every run and for 1-4 threads."""
     rng = np.random.default_rng(29)
     x = rng.standard_normal((19, 3, 12, 12))
@@ -203,7 +211,7 @@ def test_backward_is_deterministic():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_im2col_col2im_are_adjoint(dtype):
+def test_im2col_col2im_are_adjoint(dtype, tiny_parallel):
     """<im2col(x), c> == <x, col2im(c)> for random x and c."""
     rng = np.random.default_rng(31)
     for _ in range(15):
