@@ -168,7 +168,7 @@ def main(argv=None, command="fastnn bench"):
         print(f"[{i}/{len(cases)}] {describe(result)}", flush=True)
 
     settings = {
-        "command": shlex.join([command] + _without_output(argv if argv is not None else sys.argv[1:])),
+        "command": " ".join([command, shlex.join(_without_output(argv if argv is not None else sys.argv[1:]))]).strip(),
         "when": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "mode": "quick" if quick else "full",
         "rtol": _tolerances_text(),
