@@ -141,7 +141,7 @@ def test_writes_are_atomic(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr("fastnn.keras._atomic.os.replace", broken_replace)
+    monkeypatch.setattr("fastnn.io.os.replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         model.save_weights(str(path))
     assert path.read_bytes() == before

@@ -18,6 +18,7 @@ from . import (  # noqa: F401
     backend,
     callbacks,
     config,
+    datasets,
     initializers,
     layers,
     losses,
@@ -31,11 +32,6 @@ from ._model import Model  # noqa: F401
 from ._sequential import Sequential  # noqa: F401
 from .layers import Input  # noqa: F401
 from .saving import load_model  # noqa: F401
-
-try:
-    from . import datasets  # noqa: F401  (written alongside: keras.datasets.mnist.load_data())
-except ImportError:          # pragma: no cover - only while fastnn.keras.datasets is missing
-    pass
 
 __all__ = ["Model", "Sequential", "Input", "activations", "backend", "callbacks", "config", "datasets",
            "initializers", "layers", "load_model", "losses", "metrics", "models", "optimizers", "saving", "utils"]

@@ -1,30 +1,16 @@
-"""Atomic file writes: write a temporary file beside the target, then rename.
+"""Atomic file writes for fastnn.keras (checkpoints, saved models, CSV logs).
 
-A crash or an error during the write leaves the old file (if any) intact.
+The work is done by ``fastnn.io``'s writer: a temporary file beside the
+target, fsync, then ``os.replace``; a failed write leaves the old file intact.
+Here the target's directory is created first, as Keras' ModelCheckpoint does.
 """
 import os
-import tempfile
 
-
-def write_with(path, writer):
-    """Call ``writer(fileobj)`` on a temporary file, then move it to ``path``."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix="-" + os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            writer(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+from ..io import _atomic_write
 
 
 def write_bytes(path, data):
-    write_with(path, lambda fh: fh.write(data))
+    """Write ``data`` (bytes) to ``path`` atomically, creating its directory if needed."""
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    _atomic_write(path, lambda fh: fh.write(data))
