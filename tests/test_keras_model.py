@@ -346,6 +346,13 @@ def test_optimizer_update_rules_and_defaults():
     a2 = a1 + g * g
     want = w0 - 0.01 * g / np.sqrt(a1 + 1e-7) - 0.01 * g / np.sqrt(a2 + 1e-7)
     np.testing.assert_allclose(_one_step(keras.optimizers.Adagrad(0.01), w0, g), want)
+    # Keras 2's time-based decay and Nesterov momentum.
+    np.testing.assert_allclose(_one_step(keras.optimizers.SGD(lr=0.1, decay=0.5), w0, g), w0 - 0.1 * g - 0.1 / 1.5 * g)
+    v1 = -0.1 * g
+    w1 = w0 + 0.9 * v1 - 0.1 * g
+    v2 = 0.9 * v1 - 0.1 * g
+    np.testing.assert_allclose(_one_step(keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True), w0, g),
+                               w1 + 0.9 * v2 - 0.1 * g)
 
 
 # ---------------------------------------------------------------- errors

@@ -8,11 +8,14 @@ and ``adam_update``.
 
 =========  ============================================================  ===============
 SGD        v = momentum*v - lr*g;  w += v   (plain: w -= lr*g)           lr 0.01
+           (nesterov: w += momentum*v - lr*g)
 RMSprop    s = rho*s + (1-rho)*g^2;  w -= lr*g / sqrt(s + eps)            lr 0.001, rho 0.9
 Adam       m, v moving moments; w -= lr_t*m/(sqrt(v)+eps),               lr 0.001
            lr_t = lr*sqrt(1-beta_2^t)/(1-beta_1^t)
 Adagrad    a += g^2 (a starts at 0.1);  w -= lr*g / sqrt(a + eps)         lr 0.001
 =========  ============================================================  ===============
+
+The old ``decay=`` argument of Keras 2 is honoured: step t uses lr / (1 + decay*t).
 """
 import numpy as np
 
@@ -36,8 +39,10 @@ class Optimizer:
         self.name = kwargs.get("name") or cls.lower()
         self.clipnorm = kwargs.get("clipnorm")
         self.clipvalue = kwargs.get("clipvalue")
-        if kwargs.get("global_clipnorm") or kwargs.get("weight_decay") or kwargs.get("decay"):
-            raise ValueError(f"{cls}: global_clipnorm, weight_decay and decay are not supported")
+        if kwargs.get("global_clipnorm") or kwargs.get("weight_decay"):
+            raise ValueError(f"{cls}: global_clipnorm and weight_decay are not supported")
+        # Keras 2's time-based decay: lr / (1 + decay * iterations).
+        self.decay = float(kwargs.get("decay") or 0.0)
         self.iterations = 0
         self.slots = {}          # key -> {slot name: array}
 
@@ -69,8 +74,15 @@ class Optimizer:
                 g = g * (self.clipnorm / norm)
         return g
 
+    def _step_lr(self):
+        """The learning rate of the current step (with the old ``decay`` argument applied)."""
+        if self.decay:
+            return self.learning_rate / (1.0 + self.decay * self.iterations)
+        return self.learning_rate
+
     def apply(self, keys, params, grads):
         """One step on every (param, grad) pair; params are updated in place."""
+        self._lr_now = self._step_lr()
         self.iterations += 1
         for key, p, g in zip(keys, params, grads):
             self._update(key, p, self._clip(np.asarray(g, dtype=p.dtype)))
@@ -79,7 +91,7 @@ class Optimizer:
         raise NotImplementedError
 
     def get_config(self):
-        return {"name": self.name, "learning_rate": self.learning_rate,
+        return {"name": self.name, "learning_rate": self.learning_rate, "decay": self.decay,
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue}
 
     @classmethod
@@ -98,7 +110,7 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     def _update(self, key, p, g):
-        lr = self.learning_rate
+        lr = self._lr_now
         if self.momentum == 0:
             kernels.sgd_update(p, g, lr)
         elif not self.nesterov:
@@ -128,7 +140,7 @@ class RMSprop(Optimizer):
             mg *= self.rho
             mg += (1 - self.rho) * g
             denom = s - mg * mg
-        step = self.learning_rate * g / np.sqrt(denom + self.epsilon)
+        step = self._lr_now * g / np.sqrt(denom + self.epsilon)
         if self.momentum > 0:
             m = self._slot(key, "momentum", p)
             m *= self.momentum
@@ -150,7 +162,7 @@ class Adam(Optimizer):
 
     def _update(self, key, p, g):
         t = self.iterations
-        lr_t = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        lr_t = self._lr_now * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
         kernels.adam_update(p, g, self._slot(key, "m", p), self._slot(key, "v", p),
                             lr_t, self.beta_1, self.beta_2, self.epsilon)
 
@@ -166,7 +178,7 @@ class Adagrad(Optimizer):
     def _update(self, key, p, g):
         a = self._slot(key, "accumulator", p, self.initial_accumulator_value)
         a += g * g
-        p -= (self.learning_rate * g / np.sqrt(a + self.epsilon)).astype(p.dtype, copy=False)
+        p -= (self._lr_now * g / np.sqrt(a + self.epsilon)).astype(p.dtype, copy=False)
 
     def get_config(self):
         return dict(super().get_config(), initial_accumulator_value=self.initial_accumulator_value,
