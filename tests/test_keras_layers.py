@@ -263,3 +263,16 @@ def test_shape_errors_name_the_layer():
     d(np.zeros((1, 4), np.float32))
     with pytest.raises(ValueError, match=r"layer 'dense\w*' \(Dense\) is incompatible.*\(None, 4\).*\(None, 5\)"):
         d(np.zeros((1, 5), np.float32))
+
+
+def test_reshape_and_flatten_keep_values_and_gradients(float64):
+    rng = np.random.default_rng(5)
+    model = keras.Sequential([L.Reshape((4, 3, -1), input_shape=(24,)), L.Conv2D(2, 2, padding="same"),
+                              L.Flatten(), L.Dense(2)])
+    assert model.layers[0].output_shape == (4, 3, 2)
+    x = rng.standard_normal((3, 24))
+    np.testing.assert_array_equal(model.layers[0](x), x.reshape(3, 4, 3, 2))
+    check_gradients(model, x, rng.standard_normal((3, 2)), "mse")
+    with pytest.raises(ValueError, match=r"Reshape 'reshape\w*': input \(24,\) has 24 values per sample, "
+                                         r"target_shape \(5, 5\) has 25"):
+        keras.Sequential([L.Reshape((5, 5), input_shape=(24,))])
