@@ -63,6 +63,28 @@ cdef floating _window_max(
     return best
 
 
+cdef inline floating _max_2x2(
+    const floating* corner, Py_ssize_t W, Py_ssize_t* best_k, bint* seen_nan,
+) noexcept nogil:
+    """The fast path below, unrolled for a 2x2 window (no loop overhead)."""
+    cdef floating a = corner[0], b = corner[1], c = corner[W], d = corner[W + 1]
+    cdef floating best = a
+    cdef Py_ssize_t k = 0, take
+    # k + take * (new - k) instead of an if: no branch to mispredict.
+    take = b > best
+    k = k + take * (1 - k)
+    best = b if b > best else best
+    take = c > best
+    k = k + take * (2 - k)
+    best = c if c > best else best
+    take = d > best
+    k = k + take * (3 - k)
+    best = d if d > best else best
+    best_k[0] = k
+    seen_nan[0] = (a != a) | (b != b) | (c != c) | (d != d)
+    return best
+
+
 cdef void _pool_plane(
     const floating* img, floating* out, int64_t* arg,
     Py_ssize_t H, Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW,
@@ -71,28 +93,33 @@ cdef void _pool_plane(
     """Max pooling of one (H, W) plane into one (OH, OW) plane."""
     cdef Py_ssize_t oy, ox, fy, fx, y0, x0, best_k
     cdef floating v, best
-    cdef bint take, seen_nan
+    cdef Py_ssize_t take
+    cdef bint seen_nan
     cdef const floating* corner
     for oy in range(OH):
         y0 = oy * stride - pad
         for ox in range(OW):
             x0 = ox * stride - pad
             if y0 >= 0 and x0 >= 0 and y0 + pool_h <= H and x0 + pool_w <= W:
-                # Fast path, the whole window inside the image. The selects
-                # below compile without branches (random data would
-                # mispredict them half of the time); a NaN only sets a flag
-                # and sends the window to the exact general code.
+                # Fast path, the whole window inside the image. The running
+                # argmax is updated arithmetically, k + take * (new - k),
+                # not with an if: on random data a branch would be
+                # mispredicted half of the time. A NaN only sets a flag and
+                # sends the window to the exact general code.
                 corner = img + y0 * W + x0
-                best = corner[0]
-                best_k = 0
-                seen_nan = False
-                for fy in range(pool_h):
-                    for fx in range(pool_w):
-                        v = corner[fy * W + fx]
-                        take = v > best
-                        best = v if take else best
-                        best_k = fy * pool_w + fx if take else best_k
-                        seen_nan = seen_nan | (v != v)
+                if pool_h == 2 and pool_w == 2:
+                    best = _max_2x2(corner, W, &best_k, &seen_nan)   # the book's pooling
+                else:
+                    best = corner[0]
+                    best_k = 0
+                    seen_nan = False
+                    for fy in range(pool_h):
+                        for fx in range(pool_w):
+                            v = corner[fy * W + fx]
+                            take = v > best
+                            best = v if take else best
+                            best_k = best_k + take * (fy * pool_w + fx - best_k)
+                            seen_nan = seen_nan | (v != v)
                 if seen_nan:
                     best = _window_max(img, H, W, y0, x0, pool_h, pool_w, &best_k)
             else:
