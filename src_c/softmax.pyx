@@ -22,10 +22,9 @@ labels in [0, K), C-contiguous, one float dtype).
 import numpy as np
 
 from cython cimport floating
+from cython.parallel cimport prange
 from libc.math cimport exp, expf, log, logf
 from libc.stdint cimport int64_t
-
-from cython.parallel cimport prange
 
 from fastnn import _backend
 
@@ -33,6 +32,14 @@ include "_openmp.pxi"
 
 # Below this many scores a call is too small to be worth threads.
 PARALLEL_MIN_WORK = 1 << 15
+
+
+def _threads_for(work):
+    """Threads for a call over ``work`` scores: 1 when threads would not pay."""
+    if work < PARALLEL_MIN_WORK:
+        return 1
+    return _backend.get_num_threads()
+
 
 # 0-size placeholders for arguments a call does not use
 _NO_LABELS = np.zeros(0, dtype=np.int64)
@@ -136,13 +143,6 @@ cdef void _backward_targets(
     for i in range(N):
         for k in range(K):
             dx[i, k] = (y[i, k] - t[i, k]) * scale
-
-
-def _threads_for(work):
-    """Threads for a call over ``work`` scores: 1 when threads would not pay."""
-    if work < PARALLEL_MIN_WORK:
-        return 1
-    return _backend.get_num_threads()
 
 
 def softmax_cross_entropy_forward(x, t):
