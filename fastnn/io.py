@@ -24,7 +24,7 @@ import zipfile
 
 import numpy as np
 
-__all__ = ["save_params", "load_params", "SafeParamsUnpickler", "UnsafePickleError"]
+__all__ = ["save_params", "load_params", "atomic_write", "SafeParamsUnpickler", "UnsafePickleError"]
 
 #: Array dtype kinds a parameter file may hold: bool, ints, floats, complex.
 _NUMERIC_KINDS = "biufc"
@@ -120,8 +120,14 @@ def _new_file_mode(path):
         return 0o666 & ~umask
 
 
-def _atomic_write(path, write):
-    """Call ``write(file_object)`` on a temp file beside ``path``, then rename it over ``path``."""
+def atomic_write(path, write):
+    """Call ``write(file_object)`` on a temp file beside ``path``, then rename it over ``path``.
+
+    ``write`` receives a binary file object. The temp file is synced to disk
+    before the rename and gets the old file's permissions (or the umask's).
+    On any exception (KeyboardInterrupt included) the temp file is removed,
+    ``path`` is left as it was, and the exception propagates.
+    """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     mode = _new_file_mode(path)
@@ -141,6 +147,9 @@ def _atomic_write(path, write):
         raise
 
 
+_atomic_write = atomic_write  # the name other fastnn modules first imported
+
+
 def save_params(params, path):
     """Write a dict of arrays to ``path`` atomically.
 
@@ -153,9 +162,9 @@ def save_params(params, path):
     params = _check_params(where, params, path)
     params = {k: np.asarray(v) for k, v in params.items()}
     if suffix == ".npz":
-        _atomic_write(path, lambda f: np.savez(f, **params))
+        atomic_write(path, lambda f: np.savez(f, **params))
     elif suffix == ".pkl":
-        _atomic_write(path, lambda f: pickle.dump(params, f, protocol=4))
+        atomic_write(path, lambda f: pickle.dump(params, f, protocol=4))
     else:
         raise ValueError(f"{where}: file name must end in .npz or .pkl, got {os.fspath(path)!r}")
 

@@ -161,3 +161,17 @@ def test_interrupted_first_write_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         save_params({"W1": np.ones(3)}, tmp_path / "new.npz")
     assert os.listdir(tmp_path) == []
+
+
+def test_atomic_write_keeps_permissions(tmp_path):
+    from fastnn.io import atomic_write
+
+    path = tmp_path / "notes.txt"
+    atomic_write(path, lambda f: f.write(b"one"))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    path.chmod(0o640)
+    atomic_write(path, lambda f: f.write(b"two"))
+    assert path.read_bytes() == b"two"
+    assert path.stat().st_mode & 0o777 == 0o640
