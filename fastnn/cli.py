@@ -184,6 +184,10 @@ def main(argv=None):
         if getattr(args, "backend", None):
             fastnn.set_backend(args.backend)
         return args.func(args) or 0
+    except BrokenPipeError:  # e.g. 'fastnn evaluate ... | head': the reader left; stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except CommandError as exc:
         _error(where, exc)
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
@@ -476,18 +480,16 @@ def _load_data(args, flatten):
 
 
 def _describe_data(dataset, data, n_train, n_test):
+    """Where the images came from and how many are used, for the first lines of output."""
     title = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}[dataset]
     (x_train, _), (x_test, _) = data
     if getattr(data, "is_sample", False):
-        where = (f"the sample bundled with fastnn ({len(x_train):,} training images; "
-                 f"the full set was not found)")
+        where = (f"the sample bundled with fastnn ({len(x_train):,} training + {len(x_test):,} test "
+                 "images; the full training set was not found, --download fetches it)")
     else:
-        where = f"the full set from {getattr(data, 'source', '?')}"
-    counts = []
-    if n_train is not None:
-        counts.append(f"{n_train:,} training")
-    counts.append(f"{n_test:,} test images")
-    return f"{title}, {where}: using {' + '.join(counts)}"
+        where = f"{getattr(data, 'source', '?')} ({len(x_train):,} training + {len(x_test):,} test images)"
+    used = f"{n_test:,} test images" if n_train is None else f"{n_train:,} training + {n_test:,} test images"
+    return f"{title} from {where}; using {used}"
 
 
 def _describe_backend():

@@ -292,15 +292,26 @@ class KerasModel:
         self._compiled = True
 
     def fit_epoch(self, x, t, batch_size, on_step=None):
-        """One epoch of ``model.fit``; returns (mean loss, steps)."""
+        """One epoch of ``model.fit``; returns (mean loss, steps).
+
+        ``on_step(step, mean_loss, images_per_s)`` is called after every
+        mini-batch, through a Keras callback.
+        """
+        from .keras.callbacks import Callback
+
         x = self._inputs(x)
+        n, start = len(x), time.perf_counter()
+
+        class _Steps(Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                if on_step is not None:
+                    seen = min((batch + 1) * batch_size, n)
+                    on_step(batch + 1, float((logs or {}).get("loss", np.nan)),
+                            seen / max(time.perf_counter() - start, 1e-9))
+
         history = self.model.fit(x, np.asarray(t), batch_size=batch_size, epochs=1, verbose=0,
-                                 shuffle=True)
-        steps = -(-len(x) // batch_size)
-        loss = float(history.history["loss"][-1])
-        if on_step is not None:
-            on_step(steps, loss, len(x))
-        return loss, steps
+                                 shuffle=True, callbacks=[_Steps()])
+        return float(history.history["loss"][-1]), -(-n // batch_size)
 
     def predict_labels(self, x, batch_size=500):
         x = self._inputs(x)
@@ -356,17 +367,14 @@ class Run:
     def train_epoch(self, on_step=None):
         """One pass over the training data; returns the epoch's history record.
 
-        ``on_step(step, loss, images_per_s)`` is called after each step
-        (for the Keras-style models once, at the end of the epoch).
+        ``on_step(step, mean_loss_so_far, images_per_s)`` is called after each step.
         """
         start = time.perf_counter()
         n = len(self.x_train)
         if isinstance(self.model, KerasModel):
-            loss, steps = self.model.fit_epoch(self.x_train, self.t_train, self.batch_size)
-            self.losses.append(loss)
+            loss, steps = self.model.fit_epoch(self.x_train, self.t_train, self.batch_size, on_step)
+            self.losses.append(loss)  # Keras reports the epoch's mean loss
             self.steps_done += steps
-            if on_step is not None:
-                on_step(steps, loss, n / max(time.perf_counter() - start, 1e-9))
         else:
             order = self.rng.permutation(n)
             total = 0.0
