@@ -139,7 +139,7 @@ def main(argv=None, command="fastnn bench"):
     repeats = args.repeats or (3 if quick else 7)
     plan = TimingPlan(repeats=repeats, min_repeats=min(2 if quick else 3, repeats),
                       min_time=args.min_time if args.min_time is not None else (0.01 if quick else 0.05),
-                      budget=0.4 if quick else 2.0)
+                      budget=0.4 if quick else 1.0)
     peak_size = args.peak_size or (1024 if quick else 2048)
 
     data_dir = args.data if args.data is not None else default_data_dir()

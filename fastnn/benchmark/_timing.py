@@ -29,7 +29,7 @@ class TimingPlan:
     repeats: int = 7          # timed repeats per implementation (at most)
     min_repeats: int = 3      # ... and at least this many, however slow the call
     min_time: float = 0.05    # seconds one repeat should last (short calls are looped)
-    budget: float = 2.0       # seconds of timing per implementation per row, roughly
+    budget: float = 1.0       # seconds of timing per implementation per row, roughly
 
 
 def _calls_and_repeats(first_call_seconds, plan):
