@@ -211,3 +211,19 @@ def test_forward_flops_counts_the_gemms_of_simple_convnet():
     assert forward_flops(net, x) == conv + affine
     # the counting wrappers are gone again
     assert all("forward" not in vars(layer) for layer in net.layers.values())
+
+
+def test_torch_twins_compute_the_same_scores():
+    """The PyTorch column times the same networks: same layers, same weights, same scores."""
+    torch = pytest.importorskip("torch")        # an optional extra
+    from fastnn.benchmark._torch_nets import torch_module
+    from fastnn.nets import DeepConvNet
+
+    x = np.random.default_rng(0).random((3, 1, 28, 28))
+    for net, scale in ((SimpleConvNet(rng=np.random.default_rng(1)), 1.0),
+                       (DeepConvNet(rng=np.random.default_rng(1)), 0.25)):
+        model = torch_module(net, "float64").eval()
+        with torch.no_grad():
+            scores = model(torch.from_numpy(x)).numpy()
+        # the book scales by (1 - 0.5) at each of DeepConvNet's two dropouts at test time; PyTorch does not
+        np.testing.assert_allclose(scores * scale, net.predict(x), rtol=1e-10, atol=1e-12)
