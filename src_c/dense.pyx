@@ -8,6 +8,7 @@ passing B first: no copies, only swapped arguments.
 
 Arguments arrive validated by ``fastnn.kernels`` (2-D, C-contiguous, one
 float dtype, matching shapes).
+The GIL is released while the loops (and BLAS) run.
 """
 import numpy as np
 
@@ -49,39 +50,41 @@ def _check_blas_size(where, *dims):
 cdef void _affine_forward(
     const floating[:, ::1] x, const floating[:, ::1] W, const floating[::1] b,
     floating[:, ::1] out,
-) noexcept nogil:
+) noexcept:
     cdef Py_ssize_t N = x.shape[0], D = x.shape[1], M = W.shape[1], i, j
-    # Start from the bias in every row, then add x @ W with beta = 1.
-    for i in range(N):
-        for j in range(M):
-            out[i, j] = b[j]
-    if N == 0 or M == 0 or D == 0:
-        return
-    # out^T (M, N) += W^T (M, D) @ x^T (D, N), all column-major views.
-    _gemm(c"N", c"N", <int>M, <int>N, <int>D, <floating>1.0,
-          &W[0, 0], _ld(M), &x[0, 0], _ld(D), <floating>1.0, &out[0, 0], _ld(M))
+    with nogil:
+        # Start from the bias in every row, then add x @ W with beta = 1.
+        for i in range(N):
+            for j in range(M):
+                out[i, j] = b[j]
+        if N == 0 or M == 0 or D == 0:
+            return
+        # out^T (M, N) += W^T (M, D) @ x^T (D, N), all column-major views.
+        _gemm(c"N", c"N", <int>M, <int>N, <int>D, <floating>1.0,
+              &W[0, 0], _ld(M), &x[0, 0], _ld(D), <floating>1.0, &out[0, 0], _ld(M))
 
 
 cdef void _affine_backward(
     const floating[:, ::1] dout, const floating[:, ::1] x, const floating[:, ::1] W,
     floating[:, ::1] dx, floating[:, ::1] dW, floating[::1] db,
-) noexcept nogil:
+) noexcept:
     cdef Py_ssize_t N = x.shape[0], D = x.shape[1], M = W.shape[1], i, j
-    # db = sum of dout over the batch, row by row as NumPy's sum(axis=0) does.
-    for j in range(M):
-        db[j] = 0
-    for i in range(N):
+    with nogil:
+        # db = sum of dout over the batch, row by row as NumPy's sum(axis=0) does.
         for j in range(M):
-            db[j] += dout[i, j]
-    if N == 0 or M == 0 or D == 0:
-        # An empty product: dx and dW stay the zeros they were created as.
-        return
-    # dx = dout @ W^T  ->  dx^T (D, N) = W (D, M) @ dout^T (M, N).
-    _gemm(c"T", c"N", <int>D, <int>N, <int>M, <floating>1.0,
-          &W[0, 0], _ld(M), &dout[0, 0], _ld(M), <floating>0.0, &dx[0, 0], _ld(D))
-    # dW = x^T @ dout  ->  dW^T (M, D) = dout^T (M, N) @ x (N, D).
-    _gemm(c"N", c"T", <int>M, <int>D, <int>N, <floating>1.0,
-          &dout[0, 0], _ld(M), &x[0, 0], _ld(D), <floating>0.0, &dW[0, 0], _ld(M))
+            db[j] = 0
+        for i in range(N):
+            for j in range(M):
+                db[j] += dout[i, j]
+        if N == 0 or M == 0 or D == 0:
+            # An empty product: dx and dW stay the zeros they were created as.
+            return
+        # dx = dout @ W^T  ->  dx^T (D, N) = W (D, M) @ dout^T (M, N).
+        _gemm(c"T", c"N", <int>D, <int>N, <int>M, <floating>1.0,
+              &W[0, 0], _ld(M), &dout[0, 0], _ld(M), <floating>0.0, &dx[0, 0], _ld(D))
+        # dW = x^T @ dout  ->  dW^T (M, D) = dout^T (M, N) @ x (N, D).
+        _gemm(c"N", c"T", <int>M, <int>D, <int>N, <floating>1.0,
+              &dout[0, 0], _ld(M), &x[0, 0], _ld(D), <floating>0.0, &dW[0, 0], _ld(M))
 
 
 def affine_forward(x, W, b):

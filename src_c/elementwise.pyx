@@ -13,6 +13,7 @@ To give the same numbers as NumPy, the scalars (lr, momentum, ...) are first
 rounded to the arrays' dtype, and each formula is evaluated in the same order
 as in ``numpy_kernels`` (``array * python_float`` computes in the array's
 dtype under NumPy 2). Large arrays are split over threads.
+The GIL is released while the loops (and BLAS) run.
 """
 import numpy as np
 
@@ -74,30 +75,32 @@ cdef void _relu_backward_range(
         dx[i] = dout[i] if out[i] > 0 else 0
 
 
-cdef void _relu_forward(const floating[::1] x, floating[::1] out, int threads) noexcept nogil:
+cdef void _relu_forward(const floating[::1] x, floating[::1] out, int threads) noexcept:
     cdef Py_ssize_t size = x.shape[0], chunk, c
-    if size == 0:
-        return
-    if threads <= 1:
-        _relu_forward_range(&x[0], &out[0], 0, size)
-        return
-    chunk = (size + threads - 1) // threads
-    for c in prange(threads, num_threads=threads, schedule="static"):
-        _relu_forward_range(&x[0], &out[0], c * chunk, _chunk_end(chunk, size, c))
+    with nogil:
+        if size == 0:
+            return
+        if threads <= 1:
+            _relu_forward_range(&x[0], &out[0], 0, size)
+            return
+        chunk = (size + threads - 1) // threads
+        for c in prange(threads, num_threads=threads, schedule="static"):
+            _relu_forward_range(&x[0], &out[0], c * chunk, _chunk_end(chunk, size, c))
 
 
 cdef void _relu_backward(
     const floating[::1] dout, const floating[::1] out, floating[::1] dx, int threads,
-) noexcept nogil:
+) noexcept:
     cdef Py_ssize_t size = dout.shape[0], chunk, c
-    if size == 0:
-        return
-    if threads <= 1:
-        _relu_backward_range(&dout[0], &out[0], &dx[0], 0, size)
-        return
-    chunk = (size + threads - 1) // threads
-    for c in prange(threads, num_threads=threads, schedule="static"):
-        _relu_backward_range(&dout[0], &out[0], &dx[0], c * chunk, _chunk_end(chunk, size, c))
+    with nogil:
+        if size == 0:
+            return
+        if threads <= 1:
+            _relu_backward_range(&dout[0], &out[0], &dx[0], 0, size)
+            return
+        chunk = (size + threads - 1) // threads
+        for c in prange(threads, num_threads=threads, schedule="static"):
+            _relu_backward_range(&dout[0], &out[0], &dx[0], c * chunk, _chunk_end(chunk, size, c))
 
 
 def relu_forward(x):
@@ -159,48 +162,51 @@ cdef void _adam_range(
         p[i] = p[i] - lr_t * mi / (_sqrt(vi) + eps)
 
 
-cdef void _sgd(floating[::1] p, const floating[::1] g, floating lr, int threads) noexcept nogil:
+cdef void _sgd(floating[::1] p, const floating[::1] g, floating lr, int threads) noexcept:
     cdef Py_ssize_t size = p.shape[0], chunk, c
-    if size == 0:
-        return
-    if threads <= 1:
-        _sgd_range(&p[0], &g[0], lr, 0, size)
-        return
-    chunk = (size + threads - 1) // threads
-    for c in prange(threads, num_threads=threads, schedule="static"):
-        _sgd_range(&p[0], &g[0], lr, c * chunk, _chunk_end(chunk, size, c))
+    with nogil:
+        if size == 0:
+            return
+        if threads <= 1:
+            _sgd_range(&p[0], &g[0], lr, 0, size)
+            return
+        chunk = (size + threads - 1) // threads
+        for c in prange(threads, num_threads=threads, schedule="static"):
+            _sgd_range(&p[0], &g[0], lr, c * chunk, _chunk_end(chunk, size, c))
 
 
 cdef void _momentum(
     floating[::1] p, const floating[::1] g, floating[::1] vel,
     floating lr, floating momentum, int threads,
-) noexcept nogil:
+) noexcept:
     cdef Py_ssize_t size = p.shape[0], chunk, c
-    if size == 0:
-        return
-    if threads <= 1:
-        _momentum_range(&p[0], &g[0], &vel[0], lr, momentum, 0, size)
-        return
-    chunk = (size + threads - 1) // threads
-    for c in prange(threads, num_threads=threads, schedule="static"):
-        _momentum_range(&p[0], &g[0], &vel[0], lr, momentum, c * chunk, _chunk_end(chunk, size, c))
+    with nogil:
+        if size == 0:
+            return
+        if threads <= 1:
+            _momentum_range(&p[0], &g[0], &vel[0], lr, momentum, 0, size)
+            return
+        chunk = (size + threads - 1) // threads
+        for c in prange(threads, num_threads=threads, schedule="static"):
+            _momentum_range(&p[0], &g[0], &vel[0], lr, momentum, c * chunk, _chunk_end(chunk, size, c))
 
 
 cdef void _adam(
     floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v,
     floating lr_t, floating one_minus_beta1, floating one_minus_beta2, floating eps,
     int threads,
-) noexcept nogil:
+) noexcept:
     cdef Py_ssize_t size = p.shape[0], chunk, c
-    if size == 0:
-        return
-    if threads <= 1:
-        _adam_range(&p[0], &g[0], &m[0], &v[0], lr_t, one_minus_beta1, one_minus_beta2, eps, 0, size)
-        return
-    chunk = (size + threads - 1) // threads
-    for c in prange(threads, num_threads=threads, schedule="static"):
-        _adam_range(&p[0], &g[0], &m[0], &v[0], lr_t, one_minus_beta1, one_minus_beta2, eps,
-                    c * chunk, _chunk_end(chunk, size, c))
+    with nogil:
+        if size == 0:
+            return
+        if threads <= 1:
+            _adam_range(&p[0], &g[0], &m[0], &v[0], lr_t, one_minus_beta1, one_minus_beta2, eps, 0, size)
+            return
+        chunk = (size + threads - 1) // threads
+        for c in prange(threads, num_threads=threads, schedule="static"):
+            _adam_range(&p[0], &g[0], &m[0], &v[0], lr_t, one_minus_beta1, one_minus_beta2, eps,
+                        c * chunk, _chunk_end(chunk, size, c))
 
 
 def sgd_update(param, grad, lr):

@@ -17,6 +17,7 @@ is why the loops below run without bounds checks.
 
 Work is split over the N*C image planes (each plane is independent, also in
 the backward pass, so threads never write to the same memory).
+The GIL is released while the loops (and BLAS) run.
 """
 import numpy as np
 
@@ -151,29 +152,31 @@ cdef void _unpool_plane(
 cdef void _forward(
     const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out, int64_t[:, :, :, ::1] arg,
     Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad, int threads,
-) noexcept nogil:
+) noexcept:
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
     cdef Py_ssize_t plane, n, c
-    for plane in prange(N * C, num_threads=threads, schedule="static"):
-        n = plane // C
-        c = plane % C
-        _pool_plane(&x[n, c, 0, 0], &out[n, c, 0, 0], &arg[n, c, 0, 0],
-                    H, W, OH, OW, pool_h, pool_w, stride, pad)
+    with nogil:
+        for plane in prange(N * C, num_threads=threads, schedule="static"):
+            n = plane // C
+            c = plane % C
+            _pool_plane(&x[n, c, 0, 0], &out[n, c, 0, 0], &arg[n, c, 0, 0],
+                        H, W, OH, OW, pool_h, pool_w, stride, pad)
 
 
 cdef void _backward(
     const floating[:, :, :, ::1] dout, const int64_t[:, :, :, ::1] arg, floating[:, :, :, ::1] dx,
     Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad, int threads,
-) noexcept nogil:
+) noexcept:
     cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
     cdef Py_ssize_t OH = dout.shape[2], OW = dout.shape[3]
     cdef Py_ssize_t plane, n, c
-    for plane in prange(N * C, num_threads=threads, schedule="static"):
-        n = plane // C
-        c = plane % C
-        _unpool_plane(&dout[n, c, 0, 0], &arg[n, c, 0, 0], &dx[n, c, 0, 0],
-                      H, W, OH, OW, pool_w, stride, pad)
+    with nogil:
+        for plane in prange(N * C, num_threads=threads, schedule="static"):
+            n = plane // C
+            c = plane % C
+            _unpool_plane(&dout[n, c, 0, 0], &arg[n, c, 0, 0], &dx[n, c, 0, 0],
+                          H, W, OH, OW, pool_w, stride, pad)
 
 
 def maxpool_forward(x, pool_h, pool_w, stride=2, pad=0):

@@ -18,6 +18,7 @@ Targets come in two forms, as in the book:
 
 Arguments arrive validated by ``fastnn.kernels`` (2-D scores with N >= 1,
 labels in [0, K), C-contiguous, one float dtype).
+The GIL is released while the loops (and BLAS) run.
 """
 import numpy as np
 
@@ -99,7 +100,7 @@ cdef inline Py_ssize_t _label(
 cdef double _forward(
     const floating[:, ::1] x, const int64_t[::1] labels, const floating[:, ::1] t,
     bint use_labels, floating[:, ::1] y, double[::1] row_loss, int threads,
-) noexcept nogil:
+) noexcept:
     """Fill y with the softmax rows; return the summed cross-entropy of the rows.
 
     With several threads the rows are shared out and each row's loss goes to
@@ -108,41 +109,44 @@ cdef double _forward(
     """
     cdef Py_ssize_t N = x.shape[0], K = x.shape[1], i
     cdef double total = 0
-    if threads <= 1:
-        for i in range(N):
+    with nogil:
+        if threads <= 1:
+            for i in range(N):
+                _softmax_row(&x[i, 0], &y[i, 0], K)
+                total += -_log(y[i, _label(labels, t, use_labels, i)] + <floating>1e-7)
+            return total
+        for i in prange(N, num_threads=threads, schedule="static"):
             _softmax_row(&x[i, 0], &y[i, 0], K)
-            total += -_log(y[i, _label(labels, t, use_labels, i)] + <floating>1e-7)
+            row_loss[i] = -_log(y[i, _label(labels, t, use_labels, i)] + <floating>1e-7)
+        for i in range(N):
+            total += row_loss[i]
         return total
-    for i in prange(N, num_threads=threads, schedule="static"):
-        _softmax_row(&x[i, 0], &y[i, 0], K)
-        row_loss[i] = -_log(y[i, _label(labels, t, use_labels, i)] + <floating>1e-7)
-    for i in range(N):
-        total += row_loss[i]
-    return total
 
 
 cdef void _backward_labels(
     const floating[:, ::1] y, const int64_t[::1] labels, floating scale, floating[:, ::1] dx,
-) noexcept nogil:
+) noexcept:
     """dx = (y - onehot(labels)) * scale."""
     cdef Py_ssize_t N = y.shape[0], K = y.shape[1], i, k
     cdef floating v
-    for i in range(N):
-        for k in range(K):
-            v = y[i, k]
-            if k == labels[i]:
-                v = v - 1
-            dx[i, k] = v * scale
+    with nogil:
+        for i in range(N):
+            for k in range(K):
+                v = y[i, k]
+                if k == labels[i]:
+                    v = v - 1
+                dx[i, k] = v * scale
 
 
 cdef void _backward_targets(
     const floating[:, ::1] y, const floating[:, ::1] t, floating scale, floating[:, ::1] dx,
-) noexcept nogil:
+) noexcept:
     """dx = (y - t) * scale."""
     cdef Py_ssize_t N = y.shape[0], K = y.shape[1], i, k
-    for i in range(N):
-        for k in range(K):
-            dx[i, k] = (y[i, k] - t[i, k]) * scale
+    with nogil:
+        for i in range(N):
+            for k in range(K):
+                dx[i, k] = (y[i, k] - t[i, k]) * scale
 
 
 def softmax_cross_entropy_forward(x, t):
