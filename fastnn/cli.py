@@ -107,6 +107,9 @@ def build_parser():
                        help="update rule (default: %(default)s)")
     train.add_argument("--lr", type=_positive_float, default=None,
                        help="learning rate (default: 0.001 for adam and rmsprop, 0.01 otherwise)")
+    train.add_argument("--schedule", default="cosine", choices=runner.SCHEDULES,
+                       help="learning rate over the epochs: constant, or lowered along half a cosine "
+                            "(default: %(default)s)")
     train.add_argument("--dtype", default="float32", choices=("float32", "float64"),
                        help="floating-point type of parameters and data (default: %(default)s; "
                             "the book uses float64)")
@@ -225,11 +228,13 @@ def cmd_train(args):
     os.makedirs(out_dir, exist_ok=True)
     model = runner.build(net_name, dtype=dtype, seed=args.seed, input_shape=x_train.shape[1:])
     print(f"fastnn train: {model.title} on {_describe_data(args.dataset, data, len(x_train), len(x_test))}")
-    print(f"  {args.optimizer} lr={lr:g}, batch {args.batch_size}, {epochs} epoch(s), {dtype.name}, "
+    print(f"  {args.optimizer} lr={lr:g} ({args.schedule}), batch {args.batch_size}, {epochs} epoch(s), "
+          f"{dtype.name}, "
           f"{_describe_backend()}, seed {args.seed}")
 
     run = runner.Run(model, x_train, t_train, x_test, t_test, optimizer=args.optimizer, lr=lr,
-                       batch_size=args.batch_size, seed=args.seed, eval_samples=args.eval_samples)
+                       batch_size=args.batch_size, seed=args.seed, eval_samples=args.eval_samples,
+                       schedule=args.schedule, epochs=epochs)
     bar = ProgressBar(sys.stdout)
     start = time.perf_counter()
     interrupted = False
@@ -265,7 +270,7 @@ def _save_run(out_dir, net_name, model, run, args, lr, epochs, dtype, data, test
     files = [model.save(stem + ".npz")]
     meta = {
         "net": net_name, "config": model.config, "dataset": args.dataset,
-        "sample": bool(getattr(data, "is_sample", False)), "optimizer": args.optimizer, "lr": lr,
+        "sample": bool(getattr(data, "is_sample", False)), "optimizer": args.optimizer, "lr": lr, "schedule": args.schedule,
         "batch_size": args.batch_size, "epochs": epochs, "epochs_done": len(run.history),
         "dtype": dtype.name, "seed": args.seed, "backend": fastnn.get_backend(),
         "test_accuracy": test_acc, "fastnn": fastnn.__version__,

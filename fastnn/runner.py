@@ -21,6 +21,7 @@ first step of each epoch). The loss reported for a step is the one the
 gradient's forward pass computed, before the update (the book's Trainer runs
 one more forward pass after the update to get it).
 """
+import math
 import time
 
 import numpy as np
@@ -28,7 +29,7 @@ import numpy as np
 from .trainer import OPTIMIZERS, _make_optimizer
 
 __all__ = [
-    "NET_NAMES", "EVAL_NET_NAMES", "OPTIMIZER_NAMES", "DEFAULT_EPOCHS", "HISTORY_FIELDS",
+    "NET_NAMES", "EVAL_NET_NAMES", "OPTIMIZER_NAMES", "DEFAULT_EPOCHS", "HISTORY_FIELDS", "SCHEDULES",
     "build", "from_params", "infer_net", "wants_flat_input", "default_lr",
     "BookModel", "KerasModel", "Run",
 ]
@@ -43,7 +44,9 @@ OPTIMIZER_NAMES = tuple(name for name in ("sgd", "momentum", "nesterov", "adagra
 #: Epochs of ``fastnn train`` when --epochs is not given.
 DEFAULT_EPOCHS = 8
 #: Columns of the history CSV, one row per epoch.
-HISTORY_FIELDS = ("epoch", "steps", "loss", "train_acc", "test_acc", "seconds", "images_per_s")
+HISTORY_FIELDS = ("epoch", "steps", "loss", "train_acc", "test_acc", "lr", "seconds", "images_per_s")
+#: Learning-rate schedules of :class:`Run`.
+SCHEDULES = ("constant", "cosine")
 
 _FLAT_INPUT = {"two_layer", "multi_layer", "keras_mlp", "sample_network"}
 _TITLES = {
@@ -217,6 +220,9 @@ class BookModel:
     def set_optimizer(self, optimizer, lr):
         self.optimizer = _make_optimizer(optimizer, {"lr": lr})
 
+    def set_lr(self, lr):
+        self.optimizer.lr = lr
+
     def train_step(self, x, t):
         """One backprop step on a mini-batch; returns the batch's loss before the update."""
         grads = self.net.gradient(x, t)
@@ -268,7 +274,7 @@ class KerasModel:
             ])
         else:
             raise ValueError(f"unknown Keras-style network {name!r}")
-        self._compiled = False
+        self._optimizer = None
 
     @staticmethod
     def _seed_keras(keras, seed):
@@ -289,7 +295,10 @@ class KerasModel:
             raise ValueError(f"{self.title}: optimizer must be one of {sorted(classes)}, got {optimizer!r}")
         opt = getattr(keras.optimizers, classes[optimizer])(learning_rate=lr)
         self.model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        self._compiled = True
+        self._optimizer = opt
+
+    def set_lr(self, lr):
+        self._optimizer.learning_rate = lr
 
     def fit_epoch(self, x, t, batch_size, on_step=None):
         """One epoch of ``model.fit``; returns (mean loss, steps).
@@ -343,12 +352,15 @@ class Run:
     """Train ``model`` epoch by epoch, keeping a history.
 
     ``eval_samples``: the per-epoch accuracies use the first N training and
-    test samples (None: all). ``history``: one dict per epoch with the keys
+    test samples (None: all). ``schedule``: 'constant' keeps the learning
+    rate; 'cosine' lowers it along half a cosine over ``epochs`` epochs,
+    lr * (1 + cos(pi * e / epochs)) / 2 in epoch e = 0, 1, ..., which lets the
+    last epochs settle into a minimum instead of jumping around it. ``history``: one dict per epoch with the keys
     of :data:`HISTORY_FIELDS`; ``losses``: the loss of every step.
     """
 
     def __init__(self, model, x_train, t_train, x_test, t_test, *, optimizer="adam", lr=0.001,
-                 batch_size=100, seed=0, eval_samples=None):
+                 batch_size=100, seed=0, eval_samples=None, schedule="constant", epochs=None):
         if len(x_train) == 0:
             raise ValueError("Run: no training data")
         if len(x_train) != len(t_train) or len(x_test) != len(t_test):
@@ -358,6 +370,11 @@ class Run:
         self.batch_size = int(batch_size)
         self.rng = np.random.default_rng(seed)
         self.eval_samples = eval_samples
+        if schedule not in SCHEDULES:
+            raise ValueError(f"Run: schedule must be one of {SCHEDULES}, got {schedule!r}")
+        if schedule == "cosine" and not epochs:
+            raise ValueError("Run: the cosine schedule needs the number of epochs")
+        self.base_lr, self.schedule, self.epochs = lr, schedule, epochs
         self.steps_per_epoch = -(-len(x_train) // self.batch_size)
         self.steps_done = 0
         self.history = []
@@ -371,6 +388,8 @@ class Run:
         """
         start = time.perf_counter()
         n = len(self.x_train)
+        lr = self.lr_at(len(self.history))
+        self.model.set_lr(lr)
         if isinstance(self.model, KerasModel):
             loss, steps = self.model.fit_epoch(self.x_train, self.t_train, self.batch_size, on_step)
             self.losses.append(loss)  # Keras reports the epoch's mean loss
@@ -397,11 +416,18 @@ class Run:
             "loss": float(loss),
             "train_acc": self.model.accuracy(self.x_train[:k], self.t_train[:k]),
             "test_acc": self.model.accuracy(self.x_test[:k], self.t_test[:k]),
+            "lr": lr,
             "seconds": seconds,
             "images_per_s": n / max(seconds, 1e-9),
         }
         self.history.append(record)
         return record
+
+    def lr_at(self, epoch):
+        """Learning rate of epoch ``epoch`` (0-based) under the schedule."""
+        if self.schedule == "cosine":
+            return self.base_lr * 0.5 * (1.0 + math.cos(math.pi * epoch / self.epochs))
+        return self.base_lr
 
     def accuracy(self, x, t):
         return self.model.accuracy(x, t)

@@ -101,6 +101,8 @@ def test_train_quick_writes_files_that_evaluate_to_the_reported_accuracy(tmp_pat
     assert [r["epoch"] for r in rows] == ["1", "2"]
     assert list(rows[0]) == list(runner.HISTORY_FIELDS)
     assert float(rows[1]["loss"]) < float(rows[0]["loss"])
+    # The default cosine schedule: full rate in epoch 1, half of it in epoch 2 of 2.
+    assert [float(r["lr"]) for r in rows] == pytest.approx([0.002, 0.001])
 
     img = mpimg.imread(str(out_dir / f"{net}_curves.png"))
     assert img.shape[0] > 200 and img.shape[1] > 400 and img[..., :3].var() > 1e-4
@@ -125,6 +127,19 @@ def test_evaluate_infers_the_network_without_the_json(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "as SimpleConvNet" in out
     assert _number_after(out, "accuracy") == pytest.approx(expected, abs=5e-5)
+
+
+@pytest.mark.parametrize("net", ["two_layer", "multi_layer", "simple_convnet", "deep_convnet",
+                                 "sample_network"])
+def test_infer_net_from_parameter_names_and_shapes(net):
+    model = runner.build(net, dtype=np.float32, seed=0,
+                         input_shape=(784,) if runner.wants_flat_input(net) else (1, 28, 28))
+    params = model.net.params
+    assert runner.infer_net(params) == net
+    # The rebuilt model has the same parameters.
+    rebuilt = runner.from_params(net, params, dtype=np.float32)
+    for key, value in params.items():
+        np.testing.assert_array_equal(rebuilt.net.params[key], value)
 
 
 def test_keyboard_interrupt_saves_what_was_trained(tmp_path, capsys, monkeypatch):
