@@ -1,12 +1,17 @@
 """Time the im2col, col2im and convolution kernels: NumPy backend vs compiled.
 
-    python bench/_conv_timing.py            # the table (batch 100, float64 and float32)
-    python bench/_conv_timing.py --explore  # also: threading strategy, workspace size
+    python bench/_conv_timing.py             # wall time, fastnn.get_num_threads() threads
+    python bench/_conv_timing.py --cpu-time  # CPU time of one thread (both backends)
+    python bench/_conv_timing.py --explore   # also: threading strategy, workspace size
 
 Each figure is the best of several runs (milliseconds), both backends measured
 in the same run, so the ratios are meaningful even when absolute times drift.
 Convolution rows also give the compiled kernel's GFLOP/s (2 flops per
 multiply-add of the three matrix products: forward, dW, dx).
+
+--cpu-time runs everything on one thread (fastnn and NumPy's BLAS) and counts
+the process' CPU time: it measures the work each backend does and is robust
+when other jobs share the machine; the wall-time table shows the threading.
 """
 import argparse
 import time
@@ -17,19 +22,22 @@ import fastnn
 from fastnn import kernels
 
 
+CLOCK = time.perf_counter     # time.process_time under --cpu-time
+
+
 def best_ms(fn, repeat=7, min_time=0.2):
     """Best time of one call of fn(), in ms: `repeat` rounds of enough calls to last min_time/repeat."""
     fn()
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     fn()
-    one = max(time.perf_counter() - t0, 1e-6)
+    one = max(CLOCK() - t0, 1e-6)
     number = max(1, int(min_time / repeat / one))
     best = float("inf")
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         for _ in range(number):
             fn()
-        best = min(best, (time.perf_counter() - t0) / number)
+        best = min(best, (CLOCK() - t0) / number)
     return best * 1e3
 
 
@@ -130,8 +138,19 @@ def explore(dtype):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--explore", action="store_true", help="also compare threading and workspace sizes")
+    ap.add_argument("--cpu-time", action="store_true", help="one thread, CPU time (robust on a busy machine)")
     args = ap.parse_args()
     print("compiled kernels:", kernels.compiled_kernels())
+    if args.cpu_time:
+        global CLOCK
+        from threadpoolctl import threadpool_limits
+
+        CLOCK = time.process_time
+        fastnn.set_num_threads(1)
+        with threadpool_limits(1):
+            for dtype in (np.float64, np.float32):
+                table(dtype)
+        return
     for dtype in (np.float64, np.float32):
         table(dtype)
     if args.explore:

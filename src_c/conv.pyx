@@ -16,9 +16,11 @@ The backward pass rebuilds colT chunk by chunk (cheaper than storing it):
     dcolT  = W^T (K, FN) @ dout[n]           then folded into dx[n] (col2im)
 
 Threads: OpenMP threads take whole images (``fastnn.get_num_threads()``),
-dynamically scheduled, each calling a single-threaded BLAS. dW and db do not
-depend on the scheduling, and not on the thread count up to 4 threads; with fewer images than threads (batch 1)
-the images run one after another and BLAS gets the threads instead.
+dynamically scheduled, each calling BLAS limited to one thread (threadpoolctl),
+so the two never oversubscribe the cores. dW and db do not depend on the
+scheduling, nor on the thread count up to 4 threads. With fewer images than
+threads (batch 1) the images run one after another and BLAS gets the threads
+instead; small problems run on one thread.
 """
 include "_openmp.pxi"
 include "im2col_core.pxi"
@@ -48,18 +50,22 @@ _INT_MAX = 2 ** 31 - 1   # BLAS takes 32-bit int sizes
 # One image
 # --------------------------------------------------------------------------
 cdef void _forward_image(const real* img, const real* Wm, const real* b, real* out,
-                         real* colT, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                         real* colT, real* xpad, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                          Py_ssize_t FN, Py_ssize_t FH, Py_ssize_t FW,
                          Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t OH, Py_ssize_t OW,
                          Py_ssize_t rows) noexcept nogil:
-    """out (FN, OH*OW) = W (FN, K) @ colT (K, OH*OW) + b, `rows` output rows at a time."""
+    """out (FN, OH*OW) = W (FN, K) @ colT (K, OH*OW) + b, `rows` output rows at a time.
+
+    xpad receives the padded image when pad > 0.
+    """
     cdef Py_ssize_t K = C * FH * FW, P = OH * OW
     cdef Py_ssize_t oy0 = 0, oy1, p0, Pc, f, p
+    cdef const real* src = _padded(img, C, H, W, pad, xpad)
     while oy0 < OH:
         oy1 = oy0 + rows if oy0 + rows < OH else OH
         p0 = oy0 * OW
         Pc = (oy1 - oy0) * OW
-        image_to_colT(img, C, H, W, FH, FW, stride, pad, OW, oy0, oy1, colT)
+        padded_to_colT(src, C, H + 2 * pad, W + 2 * pad, FH, FW, stride, OW, oy0, oy1, colT)
         for f in range(FN):                  # the bias, then gemm adds W @ colT (beta = 1)
             for p in range(p0, p0 + Pc):
                 out[f * P + p] = b[f]
@@ -68,8 +74,17 @@ cdef void _forward_image(const real* img, const real* Wm, const real* b, real* o
         oy0 = oy1
 
 
+cdef inline const real* _padded(const real* img, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                                Py_ssize_t pad, real* xpad) noexcept nogil:
+    """The image with its zero frame: written to xpad if pad > 0, else img itself."""
+    if pad == 0:
+        return img
+    pad_image(img, C, H, W, pad, xpad)
+    return xpad
+
+
 cdef void _backward_image(const real* img, const real* Wm, const real* dout, real* dx,
-                          real* dW, real* db, real* colT,
+                          real* dW, real* db, real* colT, real* xpad,
                           Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                           Py_ssize_t FN, Py_ssize_t FH, Py_ssize_t FW,
                           Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t OH, Py_ssize_t OW,
@@ -78,6 +93,7 @@ cdef void _backward_image(const real* img, const real* Wm, const real* dout, rea
     cdef Py_ssize_t K = C * FH * FW, P = OH * OW
     cdef Py_ssize_t oy0 = 0, oy1, p0, Pc, f, p
     cdef real s
+    cdef const real* src = _padded(img, C, H, W, pad, xpad)
     for f in range(FN):
         s = 0
         for p in range(P):
@@ -88,7 +104,7 @@ cdef void _backward_image(const real* img, const real* Wm, const real* dout, rea
         oy1 = oy0 + rows if oy0 + rows < OH else OH
         p0 = oy0 * OW
         Pc = (oy1 - oy0) * OW
-        image_to_colT(img, C, H, W, FH, FW, stride, pad, OW, oy0, oy1, colT)
+        padded_to_colT(src, C, H + 2 * pad, W + 2 * pad, FH, FW, stride, OW, oy0, oy1, colT)
         # dW (FN, K) += dout[:, chunk] (FN, Pc) @ colT^T (Pc, K)
         matmul_rm(c'N', c'T', <int>FN, <int>K, <int>Pc, 1, dout + p0, <int>P, colT, <int>Pc,
                   1, dW, <int>K)
@@ -111,9 +127,10 @@ def _forward_batch(const real[:, :, :, ::1] x, const real[:, :, :, ::1] Wt, cons
     cdef Py_ssize_t n
     cdef real* colT = NULL
     with nogil, parallel(num_threads=nthreads):
-        colT = &work[threadid(), 0]
+        colT = &work[threadid(), 0]          # a colT chunk, then room for the padded image
         for n in prange(N, schedule="dynamic"):
-            _forward_image(&x[n, 0, 0, 0], &Wt[0, 0, 0, 0], &b[0], &out[n, 0, 0, 0], colT,
+            _forward_image(&x[n, 0, 0, 0], &Wt[0, 0, 0, 0], &b[0], &out[n, 0, 0, 0],
+                           colT, colT + C * FH * FW * rows * OW,
                            C, H, W, FN, FH, FW, stride, pad, OH, OW, rows)
 
 
@@ -134,11 +151,12 @@ def _backward_batch(const real[:, :, :, ::1] dout, const real[:, :, :, ::1] x,
     cdef Py_ssize_t j, n
     cdef real* colT = NULL
     with nogil, parallel(num_threads=nthreads):
-        colT = &work[threadid(), 0]
+        colT = &work[threadid(), 0]          # a colT chunk, then room for the padded image
         for j in prange(blocks, schedule="dynamic"):
             for n in range(j * N // blocks, (j + 1) * N // blocks):
                 _backward_image(&x[n, 0, 0, 0], &Wt[0, 0, 0, 0], &dout[n, 0, 0, 0],
-                                &dx[n, 0, 0, 0], &dW_parts[j, 0], &db_parts[j, 0], colT,
+                                &dx[n, 0, 0, 0], &dW_parts[j, 0], &db_parts[j, 0],
+                                colT, colT + C * FH * FW * rows * OW,
                                 C, H, W, FN, FH, FW, stride, pad, OH, OW, rows)
 
 
@@ -184,6 +202,11 @@ def _plan(where, x, Wt, stride, pad):
     return N, C, H, W, FN, FH, FW, OH, OW, rows
 
 
+def _work_size(C, H, W, FH, FW, pad, rows, OW):
+    """Values of one thread's workspace: a colT chunk, then the padded image (if pad)."""
+    return C * FH * FW * rows * OW + (C * (H + 2 * pad) * (W + 2 * pad) if pad else 0)
+
+
 def _threads(N, madds):
     """(OpenMP threads over images, BLAS threads inside each) for N images and
     `madds` multiply-adds per product; small problems run on one thread, where
@@ -217,7 +240,7 @@ def conv_forward(x, W, b, stride=1, pad=0):
         raise ValueError(f"conv_forward: bias must have shape ({FN},), got {b.shape}")
     omp, blas = _threads(N, N * OH * OW * FN * C * FH * FW)
     out = np.empty((N, FN, OH, OW), dtype=x.dtype)
-    work = np.empty((omp, C * FH * FW * rows * OW), dtype=x.dtype)
+    work = np.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW)), dtype=x.dtype)
     with _blas_threads(blas):
         _forward_batch(x, W, b, out, work, stride, pad, rows, omp)
     return out, None
@@ -234,7 +257,7 @@ def conv_backward(dout, x, W, stride=1, pad=0):
     dx = np.empty((N, C, H, Wd), dtype=x.dtype)
     dW_parts = np.zeros((blocks, FN * K), dtype=x.dtype)
     db_parts = np.zeros((blocks, FN), dtype=x.dtype)
-    work = np.empty((omp, K * rows * OW), dtype=x.dtype)
+    work = np.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW)), dtype=x.dtype)
     with _blas_threads(blas):
         _backward_batch(dout, x, W, dx, dW_parts, db_parts, work, stride, pad, rows, omp)
     # add the blocks' partial sums in block order (deterministic)

@@ -12,7 +12,7 @@
 # colT is the transpose of the book's im2col matrix (restricted to one image).
 # In this layout a convolution is one matrix product whose result is already
 # in NCHW order: out[n] (FN, OH*OW) = W (FN, K) @ colT (K, OH*OW).
-from libc.string cimport memcpy, memset
+from libc.string cimport memset
 
 ctypedef fused real:
     float
@@ -36,41 +36,54 @@ cdef inline Py_ssize_t _end_inside(Py_ssize_t offset, Py_ssize_t stride, Py_ssiz
     return last if last < out_len else out_len
 
 
-cdef void image_to_colT(const real* img, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-                        Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad,
-                        Py_ssize_t OW, Py_ssize_t oy0, Py_ssize_t oy1,
-                        real* colT) noexcept nogil:
-    """Fill colT (K, (oy1-oy0)*OW) from one image (C, H, W); padding reads as 0."""
-    cdef Py_ssize_t P = (oy1 - oy0) * OW
-    cdef Py_ssize_t c, fy, fx, oy, ox, iy, ox_lo, ox_hi
-    cdef real* dst
+cdef void pad_image(const real* img, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad,
+                    real* out) noexcept nogil:
+    """out (C, H+2*pad, W+2*pad) = img (C, H, W) framed by `pad` zeros."""
+    cdef Py_ssize_t Wp = W + 2 * pad
+    cdef Py_ssize_t c, y, i
     cdef const real* src
+    cdef real* dst = out
+    for c in range(C):
+        for i in range(pad * Wp):           # top border
+            dst[i] = 0
+        dst += pad * Wp
+        for y in range(H):
+            src = img + (c * H + y) * W
+            for i in range(pad):
+                dst[i] = 0
+            for i in range(W):
+                dst[pad + i] = src[i]
+            for i in range(pad + W, Wp):
+                dst[i] = 0
+            dst += Wp
+        for i in range(pad * Wp):           # bottom border
+            dst[i] = 0
+        dst += pad * Wp
+
+
+cdef void padded_to_colT(const real* xp, Py_ssize_t C, Py_ssize_t Hp, Py_ssize_t Wp,
+                         Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride,
+                         Py_ssize_t OW, Py_ssize_t oy0, Py_ssize_t oy1,
+                         real* colT) noexcept nogil:
+    """Fill colT (K, (oy1-oy0)*OW) from one padded image xp (C, Hp, Wp).
+
+    With the padding already in xp, every filter tap reads whole rows: no
+    bounds to test, and short plain loops the compiler vectorises.
+    """
+    cdef Py_ssize_t c, fy, fx, oy, ox
+    cdef const real* src
+    cdef real* dst = colT
     for c in range(C):
         for fy in range(FH):
             for fx in range(FW):
-                dst = colT + ((c * FH + fy) * FW + fx) * P
-                # output columns whose input column lies inside the image
-                ox_lo = _first_inside(fx - pad, stride)
-                ox_hi = _end_inside(fx - pad, stride, W, OW)
-                if ox_hi < ox_lo:
-                    ox_hi = ox_lo
                 for oy in range(oy0, oy1):
-                    iy = oy * stride + fy - pad
-                    if iy < 0 or iy >= H:
-                        memset(dst, 0, OW * sizeof(real))
+                    src = xp + (c * Hp + oy * stride + fy) * Wp + fx
+                    if stride == 1:
+                        for ox in range(OW):
+                            dst[ox] = src[ox]
                     else:
-                        if ox_lo > 0:
-                            memset(dst, 0, ox_lo * sizeof(real))
-                        if ox_hi < OW:
-                            memset(dst + ox_hi, 0, (OW - ox_hi) * sizeof(real))
-                        src = img + (c * H + iy) * W
-                        if stride == 1:
-                            if ox_hi > ox_lo:
-                                memcpy(dst + ox_lo, src + (ox_lo + fx - pad),
-                                       (ox_hi - ox_lo) * sizeof(real))
-                        else:
-                            for ox in range(ox_lo, ox_hi):
-                                dst[ox] = src[ox * stride + fx - pad]
+                        for ox in range(OW):
+                            dst[ox] = src[ox * stride]
                     dst += OW
 
 
@@ -78,7 +91,7 @@ cdef void colT_add_to_image(const real* colT, Py_ssize_t C, Py_ssize_t H, Py_ssi
                             Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad,
                             Py_ssize_t OW, Py_ssize_t oy0, Py_ssize_t oy1,
                             real* img) noexcept nogil:
-    """The adjoint of image_to_colT: img (C, H, W) += fold of colT (K, (oy1-oy0)*OW).
+    """The adjoint of pad_image + padded_to_colT: img (C, H, W) += fold of colT (K, (oy1-oy0)*OW).
 
     Contributions that fall in the padding are dropped. Each pixel receives
     its contributions in (fy, fx) order, the order of the NumPy col2im, so a
