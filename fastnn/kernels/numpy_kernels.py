@@ -11,6 +11,7 @@ Shapes use the book's letters: N batch, C channels, H/W height/width,
 FN filters, FH/FW filter size, OH/OW output size.
 """
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 def out_size(size, filter_size, stride, pad):
@@ -32,16 +33,12 @@ def im2col(x, filter_h, filter_w, stride=1, pad=0):
     OH = out_size(H, filter_h, stride, pad)
     OW = out_size(W, filter_w, stride, pad)
     img = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)]) if pad else x
-    # Fill a (N, OH, OW, C, FH, FW) array one filter offset at a time: for the
-    # offset (fy, fx) the pixels seen are a strided slice of the padded image.
-    col = np.empty((N, OH, OW, C, filter_h, filter_w), dtype=x.dtype)
-    for fy in range(filter_h):
-        y_end = fy + stride * OH
-        for fx in range(filter_w):
-            x_end = fx + stride * OW
-            window = img[:, :, fy:y_end:stride, fx:x_end:stride]  # (N, C, OH, OW)
-            col[:, :, :, :, fy, fx] = window.transpose(0, 2, 3, 1)
-    return col.reshape(N * OH * OW, C * filter_h * filter_w)
+    # A view, no copy: windows[n, c, y, x, fy, fx] = img[n, c, y + fy, x + fx]
+    # for every top-left corner (y, x); keep the corners the stride visits.
+    windows = sliding_window_view(img, (filter_h, filter_w), axis=(2, 3))
+    windows = windows[:, :, :stride * OH:stride, :stride * OW:stride]     # (N, C, OH, OW, FH, FW)
+    # One copy puts each patch in a row: (N, OH, OW, C, FH, FW) -> 2-D.
+    return windows.transpose(0, 2, 3, 1, 4, 5).reshape(N * OH * OW, C * filter_h * filter_w)
 
 
 def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
