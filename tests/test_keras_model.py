@@ -176,6 +176,10 @@ def test_deferred_build_and_model_call():
     out = model.predict(np.ones((3, 5), np.float32), verbose=0)
     assert model.built and out.shape == (3, 2)
     np.testing.assert_allclose(model(np.ones((3, 5))), out, rtol=1e-6)
+    with pytest.raises(TypeError, match="nesting models"):
+        model(keras.Input(shape=(5,)))
+    with pytest.raises(TypeError, match="add\\(\\) expects a keras layer, got Sequential"):
+        keras.Sequential([model])
 
 
 def test_functional_two_inputs_two_outputs():

@@ -461,6 +461,10 @@ class Model:
 
     def __call__(self, x, training=False):
         """model(x) on arrays: the outputs of one forward pass (no batching)."""
+        from .layers.base import KerasTensor
+        if isinstance(x, KerasTensor) or (isinstance(x, (list, tuple)) and any(isinstance(t, KerasTensor) for t in x)):
+            raise TypeError(f"Model '{self.name}': calling a model on symbolic tensors (nesting models) "
+                            f"is not supported; add its layers instead")
         xs = self._inputs(x)
         outs = self._graph.forward(xs, training)
         return outs if self._outputs_nested else outs[0]
