@@ -6,11 +6,11 @@ Here the target's directory is created first, as Keras' ModelCheckpoint does.
 """
 import os
 
-from ..io import _atomic_write
+from ..io import atomic_write
 
 
 def write_bytes(path, data):
     """Write ``data`` (bytes) to ``path`` atomically, creating its directory if needed."""
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    _atomic_write(path, lambda fh: fh.write(data))
+    atomic_write(path, lambda fh: fh.write(data))
