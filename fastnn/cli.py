@@ -18,6 +18,7 @@ import json
 import math
 import os
 import pickle
+import signal
 import sys
 import time
 import warnings
@@ -233,35 +234,60 @@ def cmd_train(args):
           f"{_describe_backend()}, seed {args.seed}")
 
     run = runner.Run(model, x_train, t_train, x_test, t_test, optimizer=args.optimizer, lr=lr,
-                       batch_size=args.batch_size, seed=args.seed, eval_samples=args.eval_samples,
-                       schedule=args.schedule, epochs=epochs)
+                     batch_size=args.batch_size, seed=args.seed, eval_samples=args.eval_samples,
+                     schedule=args.schedule, epochs=epochs)
     bar = ProgressBar(sys.stdout)
     start = time.perf_counter()
-    interrupted = False
+    test_acc = None
     try:
-        for epoch in range(1, epochs + 1):
-            bar.start(f"epoch {epoch}/{epochs}", run.steps_per_epoch)
-            record = run.train_epoch(on_step=bar.update)
-            bar.finish(record)
+        with _stop_between_steps() as stop_requested:
+            def on_step(step, loss, images_per_s):
+                bar.update(step, loss, images_per_s)
+                if stop_requested():
+                    raise KeyboardInterrupt
+
+            for epoch in range(1, epochs + 1):
+                bar.start(f"epoch {epoch}/{epochs}", run.steps_per_epoch)
+                bar.finish(run.train_epoch(on_step=on_step))
+            train_time = time.perf_counter() - start
+            test_acc = run.accuracy(x_test, t_test)
     except KeyboardInterrupt:
-        interrupted = True
         bar.interrupt()
         print(f"interrupted after {run.steps_done} step(s); saving what was trained")
-    train_time = time.perf_counter() - start
 
-    files = _save_run(out_dir, net_name, model, run, args, lr, epochs, dtype, data)
-    if interrupted:
-        for path in files:
-            print(f"  saved {path}")
-        return 130
-    test_acc = run.accuracy(x_test, t_test)
-    wall = time.perf_counter() - start
     files = _save_run(out_dir, net_name, model, run, args, lr, epochs, dtype, data, test_acc=test_acc)
-    print(f"test accuracy {test_acc:.4f} on {len(x_test):,} test images; "
-          f"training {train_time:.1f} s, total {wall:.1f} s")
+    if test_acc is not None:
+        print(f"test accuracy {test_acc:.4f} on {len(x_test):,} test images; "
+              f"training {train_time:.1f} s, total {time.perf_counter() - start:.1f} s")
     for path in files:
         print(f"  saved {path}")
-    return 0
+    return 0 if test_acc is not None else 130
+
+
+@contextlib.contextmanager
+def _stop_between_steps():
+    """Turn the first Ctrl-C (or SIGTERM) into a request checked after each training step.
+
+    Yields a function that says whether a stop was requested. A stop
+    requested this way never cuts an optimizer update in half; a second
+    Ctrl-C interrupts at once.
+    """
+    requested = []
+
+    def handler(signum, frame):
+        if requested:
+            raise KeyboardInterrupt
+        requested.append(signum)
+
+    try:
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: leave the signals alone
+        previous = {}
+    try:
+        yield lambda: bool(requested)
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _save_run(out_dir, net_name, model, run, args, lr, epochs, dtype, data, test_acc=None):
@@ -270,7 +296,8 @@ def _save_run(out_dir, net_name, model, run, args, lr, epochs, dtype, data, test
     files = [model.save(stem + ".npz")]
     meta = {
         "net": net_name, "config": model.config, "dataset": args.dataset,
-        "sample": bool(getattr(data, "is_sample", False)), "optimizer": args.optimizer, "lr": lr, "schedule": args.schedule,
+        "sample": bool(getattr(data, "is_sample", False)),
+        "optimizer": args.optimizer, "lr": lr, "schedule": args.schedule,
         "batch_size": args.batch_size, "epochs": epochs, "epochs_done": len(run.history),
         "dtype": dtype.name, "seed": args.seed, "backend": fastnn.get_backend(),
         "test_accuracy": test_acc, "fastnn": fastnn.__version__,

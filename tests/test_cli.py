@@ -3,7 +3,7 @@ import csv
 import io
 import json
 import os
-import shutil
+import signal
 import subprocess
 import sys
 import types
@@ -266,3 +266,28 @@ def test_errors_in_a_subprocess_have_no_traceback():
     status, out, err = run_cli(["evaluate", "/no/such/params.pkl"])
     assert status == 2
     assert err == "fastnn evaluate: error: no such parameter file: /no/such/params.pkl\n"
+
+
+def test_ctrl_c_in_a_real_run_stops_between_steps_and_saves(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), FASTNN_OFFLINE="1", PYTHONUNBUFFERED="1")
+    out_dir = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "fastnn", "train", "--net", "two_layer", "--quick",
+                             "--epochs", "1000", "--no-plot", "--output", str(out_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    try:
+        lines = []
+        for line in proc.stdout:  # wait for the first finished epoch
+            lines.append(line)
+            if line.startswith("epoch 1/1000"):
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "saving what was trained" in out and "Traceback" not in err
+    meta = json.loads((out_dir / "two_layer.json").read_text())
+    assert meta["epochs_done"] >= 1 and meta["test_accuracy"] is None
+    assert len(_read_history(out_dir / "two_layer_history.csv")) == meta["epochs_done"]
+    assert sorted(np.load(out_dir / "two_layer.npz").files) == ["W1", "W2", "b1", "b2"]
