@@ -301,7 +301,7 @@ class KerasModel:
         self._optimizer.learning_rate = lr
 
     def fit_epoch(self, x, t, batch_size, on_step=None):
-        """One epoch of ``model.fit``; returns (mean loss, steps).
+        """One epoch of ``model.fit``; returns (mean loss, the loss of every mini-batch).
 
         ``on_step(step, mean_loss, images_per_s)`` is called after every
         mini-batch, through a Keras callback.
@@ -310,17 +310,24 @@ class KerasModel:
 
         x = self._inputs(x)
         n, start = len(x), time.perf_counter()
+        step_losses = []
 
         class _Steps(Callback):
+            total = 0.0  # sum of the per-sample losses so far
+
             def on_train_batch_end(self, batch, logs=None):
+                # Keras logs the running mean over the epoch; recover this batch's own loss.
+                seen = min((batch + 1) * batch_size, n)
+                mean = float((logs or {}).get("loss", np.nan))
+                batch_n = seen - min(batch * batch_size, n)
+                step_losses.append((mean * seen - self.total) / batch_n)
+                self.total = mean * seen
                 if on_step is not None:
-                    seen = min((batch + 1) * batch_size, n)
-                    on_step(batch + 1, float((logs or {}).get("loss", np.nan)),
-                            seen / max(time.perf_counter() - start, 1e-9))
+                    on_step(batch + 1, mean, seen / max(time.perf_counter() - start, 1e-9))
 
         history = self.model.fit(x, np.asarray(t), batch_size=batch_size, epochs=1, verbose=0,
                                  shuffle=True, callbacks=[_Steps()])
-        return float(history.history["loss"][-1]), -(-n // batch_size)
+        return float(history.history["loss"][-1]), step_losses
 
     def predict_labels(self, x, batch_size=500):
         x = self._inputs(x)
@@ -391,9 +398,9 @@ class Run:
         lr = self.lr_at(len(self.history))
         self.model.set_lr(lr)
         if isinstance(self.model, KerasModel):
-            loss, steps = self.model.fit_epoch(self.x_train, self.t_train, self.batch_size, on_step)
-            self.losses.append(loss)  # Keras reports the epoch's mean loss
-            self.steps_done += steps
+            loss, step_losses = self.model.fit_epoch(self.x_train, self.t_train, self.batch_size, on_step)
+            self.losses.extend(step_losses)
+            self.steps_done += len(step_losses)
         else:
             order = self.rng.permutation(n)
             total = 0.0

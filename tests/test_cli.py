@@ -77,7 +77,7 @@ def _read_history(path):
         return list(csv.DictReader(f))
 
 
-@pytest.mark.parametrize("net", ["two_layer", "simple_convnet"])
+@pytest.mark.parametrize("net", ["two_layer", "simple_convnet", "keras_mlp"])
 def test_train_quick_writes_files_that_evaluate_to_the_reported_accuracy(tmp_path, capsys, net):
     pytest.importorskip("matplotlib")
     import matplotlib.image as mpimg
