@@ -84,35 +84,42 @@ cdef inline const real* _padded(const real* img, Py_ssize_t C, Py_ssize_t H, Py_
 
 
 cdef void _backward_image(const real* img, const real* Wm, const real* dout, real* dx,
-                          real* dW, real* db, real* colT, real* xpad,
+                          real* dWT, real* db, real* colT, real* xpad, real* dxpad,
                           Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                           Py_ssize_t FN, Py_ssize_t FH, Py_ssize_t FW,
                           Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t OH, Py_ssize_t OW,
                           Py_ssize_t rows) noexcept nogil:
-    """dx = fold(W^T @ dout) of one image; dW (FN, K) and db (FN,) are accumulated."""
-    cdef Py_ssize_t K = C * FH * FW, P = OH * OW
+    """dx = fold(W^T @ dout) of one image; dW^T (K, FN) and db (FN,) are accumulated.
+
+    xpad and dxpad receive the padded image and its padded gradient when pad > 0.
+    """
+    cdef Py_ssize_t K = C * FH * FW, P = OH * OW, Hp = H + 2 * pad, Wp = W + 2 * pad
     cdef Py_ssize_t oy0 = 0, oy1, p0, Pc, f, p
     cdef real s
     cdef const real* src = _padded(img, C, H, W, pad, xpad)
+    cdef real* grad = dxpad if pad > 0 else dx     # the fold adds into the padded gradient
     for f in range(FN):
         s = 0
         for p in range(P):
             s = s + dout[f * P + p]
         db[f] += s
-    memset(dx, 0, C * H * W * sizeof(real))
+    memset(grad, 0, C * Hp * Wp * sizeof(real))
     while oy0 < OH:
         oy1 = oy0 + rows if oy0 + rows < OH else OH
         p0 = oy0 * OW
         Pc = (oy1 - oy0) * OW
-        padded_to_colT(src, C, H + 2 * pad, W + 2 * pad, FH, FW, stride, OW, oy0, oy1, colT)
-        # dW (FN, K) += dout[:, chunk] (FN, Pc) @ colT^T (Pc, K)
-        matmul_rm(c'N', c'T', <int>FN, <int>K, <int>Pc, 1, dout + p0, <int>P, colT, <int>Pc,
-                  1, dW, <int>K)
+        padded_to_colT(src, C, Hp, Wp, FH, FW, stride, OW, oy0, oy1, colT)
+        # dW^T (K, FN) += colT (K, Pc) @ dout[:, chunk]^T (Pc, FN); accumulating the
+        # transpose lets BLAS read colT, the large operand, without transposing it
+        matmul_rm(c'N', c'T', <int>K, <int>FN, <int>Pc, 1, colT, <int>Pc, dout + p0, <int>P,
+                  1, dWT, <int>FN)
         # colT is no longer needed: reuse it for dcolT (K, Pc) = W^T (K, FN) @ dout[:, chunk]
         matmul_rm(c'T', c'N', <int>K, <int>Pc, <int>FN, 1, Wm, <int>K, dout + p0, <int>P,
                   0, colT, <int>Pc)
-        colT_add_to_image(colT, C, H, W, FH, FW, stride, pad, OW, oy0, oy1, dx)
+        colT_add_to_padded(colT, C, Hp, Wp, FH, FW, stride, OW, oy0, oy1, grad)
         oy0 = oy1
+    if pad > 0:
+        crop_image(dxpad, C, H, W, pad, dx)
 
 
 # --------------------------------------------------------------------------
@@ -138,7 +145,7 @@ def _backward_batch(const real[:, :, :, ::1] dout, const real[:, :, :, ::1] x,
                     const real[:, :, :, ::1] Wt, real[:, :, :, ::1] dx,
                     real[:, ::1] dW_parts, real[:, ::1] db_parts, real[:, ::1] work,
                     Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t rows, int nthreads):
-    """dx of every image; dW_parts[j], db_parts[j] = sums over the j-th block of images.
+    """dx of every image; dW_parts[j] (dW^T, (K, FN)), db_parts[j] = sums over the j-th block of images.
 
     The images are cut into len(dW_parts) fixed blocks that threads take in
     any order (dynamic schedule): each block's sum is formed in image order,
@@ -151,12 +158,13 @@ def _backward_batch(const real[:, :, :, ::1] dout, const real[:, :, :, ::1] x,
     cdef Py_ssize_t j, n
     cdef real* colT = NULL
     with nogil, parallel(num_threads=nthreads):
-        colT = &work[threadid(), 0]          # a colT chunk, then room for the padded image
+        colT = &work[threadid(), 0]          # a colT chunk, the padded image, its gradient
         for j in prange(blocks, schedule="dynamic"):
             for n in range(j * N // blocks, (j + 1) * N // blocks):
                 _backward_image(&x[n, 0, 0, 0], &Wt[0, 0, 0, 0], &dout[n, 0, 0, 0],
                                 &dx[n, 0, 0, 0], &dW_parts[j, 0], &db_parts[j, 0],
                                 colT, colT + C * FH * FW * rows * OW,
+                                colT + C * FH * FW * rows * OW + C * (H + 2 * pad) * (W + 2 * pad),
                                 C, H, W, FN, FH, FW, stride, pad, OH, OW, rows)
 
 
@@ -202,9 +210,10 @@ def _plan(where, x, Wt, stride, pad):
     return N, C, H, W, FN, FH, FW, OH, OW, rows
 
 
-def _work_size(C, H, W, FH, FW, pad, rows, OW):
-    """Values of one thread's workspace: a colT chunk, then the padded image (if pad)."""
-    return C * FH * FW * rows * OW + (C * (H + 2 * pad) * (W + 2 * pad) if pad else 0)
+def _work_size(C, H, W, FH, FW, pad, rows, OW, padded_images):
+    """Values of one thread's workspace: a colT chunk, then (if pad) room for
+    `padded_images` padded images (the input; in the backward pass its gradient too)."""
+    return C * FH * FW * rows * OW + (padded_images * C * (H + 2 * pad) * (W + 2 * pad) if pad else 0)
 
 
 def _threads(N, madds):
@@ -240,7 +249,7 @@ def conv_forward(x, W, b, stride=1, pad=0):
         raise ValueError(f"conv_forward: bias must have shape ({FN},), got {b.shape}")
     omp, blas = _threads(N, N * OH * OW * FN * C * FH * FW)
     out = np.empty((N, FN, OH, OW), dtype=x.dtype)
-    work = np.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW)), dtype=x.dtype)
+    work = np.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW, 1)), dtype=x.dtype)
     with _blas_threads(blas):
         _forward_batch(x, W, b, out, work, stride, pad, rows, omp)
     return out, None
@@ -257,12 +266,13 @@ def conv_backward(dout, x, W, stride=1, pad=0):
     dx = np.empty((N, C, H, Wd), dtype=x.dtype)
     dW_parts = np.zeros((blocks, FN * K), dtype=x.dtype)
     db_parts = np.zeros((blocks, FN), dtype=x.dtype)
-    work = np.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW)), dtype=x.dtype)
+    work = np.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW, 2)), dtype=x.dtype)
     with _blas_threads(blas):
         _backward_batch(dout, x, W, dx, dW_parts, db_parts, work, stride, pad, rows, omp)
     # add the blocks' partial sums in block order (deterministic)
-    dW, db = dW_parts[0], db_parts[0]
+    dWT, db = dW_parts[0], db_parts[0]
     for j in range(1, blocks):
-        dW += dW_parts[j]
+        dWT += dW_parts[j]
         db += db_parts[j]
+    dW = np.ascontiguousarray(dWT.reshape(K, FN).T)
     return dx, dW.reshape(FN, C, FH, FW), db

@@ -87,34 +87,41 @@ cdef void padded_to_colT(const real* xp, Py_ssize_t C, Py_ssize_t Hp, Py_ssize_t
                     dst += OW
 
 
-cdef void colT_add_to_image(const real* colT, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-                            Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad,
-                            Py_ssize_t OW, Py_ssize_t oy0, Py_ssize_t oy1,
-                            real* img) noexcept nogil:
-    """The adjoint of pad_image + padded_to_colT: img (C, H, W) += fold of colT (K, (oy1-oy0)*OW).
+cdef void colT_add_to_padded(const real* colT, Py_ssize_t C, Py_ssize_t Hp, Py_ssize_t Wp,
+                             Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride,
+                             Py_ssize_t OW, Py_ssize_t oy0, Py_ssize_t oy1,
+                             real* xp) noexcept nogil:
+    """The adjoint of padded_to_colT: xp (C, Hp, Wp) += fold of colT (K, (oy1-oy0)*OW).
 
-    Contributions that fall in the padding are dropped. Each pixel receives
-    its contributions in (fy, fx) order, the order of the NumPy col2im, so a
-    whole image folded in one chunk gives NumPy's sums exactly.
+    xp is the padded image (the caller crops the frame off afterwards). Each
+    pixel receives its contributions in (fy, fx) order, the order of the NumPy
+    col2im, so a whole image folded in one chunk gives NumPy's sums exactly.
     """
-    cdef Py_ssize_t P = (oy1 - oy0) * OW
-    cdef Py_ssize_t c, fy, fx, oy, ox, iy, ox_lo, ox_hi
-    cdef const real* src
+    cdef Py_ssize_t c, fy, fx, oy, ox
+    cdef const real* src = colT
     cdef real* dst
     for c in range(C):
         for fy in range(FH):
             for fx in range(FW):
-                src = colT + ((c * FH + fy) * FW + fx) * P
-                ox_lo = _first_inside(fx - pad, stride)
-                ox_hi = _end_inside(fx - pad, stride, W, OW)
                 for oy in range(oy0, oy1):
-                    iy = oy * stride + fy - pad
-                    if 0 <= iy < H:
-                        dst = img + (c * H + iy) * W
-                        if stride == 1:
-                            for ox in range(ox_lo, ox_hi):
-                                dst[ox + fx - pad] += src[ox]
-                        else:
-                            for ox in range(ox_lo, ox_hi):
-                                dst[ox * stride + fx - pad] += src[ox]
+                    dst = xp + (c * Hp + oy * stride + fy) * Wp + fx
+                    if stride == 1:
+                        for ox in range(OW):
+                            dst[ox] += src[ox]
+                    else:
+                        for ox in range(OW):
+                            dst[ox * stride] += src[ox]
                     src += OW
+
+
+cdef void crop_image(const real* xp, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad,
+                     real* out) noexcept nogil:
+    """out (C, H, W) = xp (C, H+2*pad, W+2*pad) without its frame: the adjoint of pad_image."""
+    cdef Py_ssize_t Hp = H + 2 * pad, Wp = W + 2 * pad
+    cdef Py_ssize_t c, y, i
+    cdef const real* src
+    for c in range(C):
+        for y in range(H):
+            src = xp + (c * Hp + y + pad) * Wp + pad
+            for i in range(W):
+                out[(c * H + y) * W + i] = src[i]
