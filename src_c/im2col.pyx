@@ -15,7 +15,7 @@ include "im2col_core.pxi"
 
 import numpy as np
 
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange, threadid
 
 from fastnn._backend import get_num_threads
 
@@ -35,43 +35,41 @@ def _geometry(where, shape, filter_h, filter_w, stride, pad):
     return N, C, H, W, OH, OW
 
 
-cdef void _image_to_rows(const real* img, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-                         Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad,
-                         Py_ssize_t OH, Py_ssize_t OW, real* rows) noexcept nogil:
-    """The book's im2col of one image: rows (OH*OW, C*FH*FW), row (oy, ox), column (c, fy, fx)."""
-    cdef Py_ssize_t oy, ox, c, fy, fx, iy, ix0, fx_lo, fx_hi
+cdef void _padded_to_rows(const real* xp, Py_ssize_t C, Py_ssize_t Hp, Py_ssize_t Wp,
+                          Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride,
+                          Py_ssize_t OH, Py_ssize_t OW, real* rows) noexcept nogil:
+    """The book's im2col of one padded image xp (C, Hp, Wp):
+    rows (OH*OW, C*FH*FW), row (oy, ox), column (c, fy, fx)."""
+    cdef Py_ssize_t oy, ox, c, fy, fx
     cdef real* dst = rows
     cdef const real* src
     for oy in range(OH):
         for ox in range(OW):
-            ix0 = ox * stride - pad           # input column under tap fx = 0
-            fx_lo = -ix0 if ix0 < 0 else 0
-            fx_hi = W - ix0 if W - ix0 < FW else FW
             for c in range(C):
                 for fy in range(FH):
-                    iy = oy * stride + fy - pad
-                    if iy < 0 or iy >= H or fx_hi <= fx_lo:
-                        for fx in range(FW):
-                            dst[fx] = 0
-                    else:
-                        src = img + (c * H + iy) * W
-                        for fx in range(fx_lo):
-                            dst[fx] = 0
-                        for fx in range(fx_lo, fx_hi):
-                            dst[fx] = src[ix0 + fx]
-                        for fx in range(fx_hi, FW):
-                            dst[fx] = 0
+                    src = xp + (c * Hp + oy * stride + fy) * Wp + ox * stride
+                    for fx in range(FW):
+                        dst[fx] = src[fx]
                     dst += FW
 
 
-def _im2col_impl(const real[:, :, :, ::1] x, real[:, ::1] col, Py_ssize_t FH, Py_ssize_t FW,
-                 Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t OH, Py_ssize_t OW, int nthreads):
+def _im2col_impl(const real[:, :, :, ::1] x, real[:, ::1] col, real[:, ::1] work,
+                 Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad,
+                 Py_ssize_t OH, Py_ssize_t OW, int nthreads):
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t per_image = OH * OW * C * FH * FW
     cdef Py_ssize_t n
-    for n in prange(N, nogil=True, schedule="dynamic", num_threads=nthreads):
-        _image_to_rows(&x[n, 0, 0, 0], C, H, W, FH, FW, stride, pad, OH, OW,
-                       &col[0, 0] + n * per_image)
+    cdef const real* src
+    cdef real* xpad = NULL
+    with nogil, parallel(num_threads=nthreads):
+        xpad = &work[threadid(), 0]          # this thread's padded image
+        for n in prange(N, schedule="dynamic"):
+            src = &x[n, 0, 0, 0]
+            if pad > 0:
+                pad_image(src, C, H, W, pad, xpad)
+                src = xpad
+            _padded_to_rows(src, C, H + 2 * pad, W + 2 * pad, FH, FW, stride, OH, OW,
+                            &col[0, 0] + n * per_image)
 
 
 cdef void _rows_add_to_image(const real* rows, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
@@ -131,7 +129,9 @@ def im2col(x, filter_h, filter_w, stride=1, pad=0):
     """x (N, C, H, W) -> col (N*OH*OW, C*FH*FW), as ``numpy_kernels.im2col``."""
     N, C, H, W, OH, OW = _geometry("im2col", x.shape, filter_h, filter_w, stride, pad)
     col = np.empty((N * OH * OW, C * filter_h * filter_w), dtype=x.dtype)
-    _im2col_impl(x, col, filter_h, filter_w, stride, pad, OH, OW, _threads(N, col.size))
+    nthreads = _threads(N, col.size)
+    work = np.empty((nthreads, C * (H + 2 * pad) * (W + 2 * pad)), dtype=x.dtype)
+    _im2col_impl(x, col, work, filter_h, filter_w, stride, pad, OH, OW, nthreads)
     return col
 
 
