@@ -9,7 +9,9 @@ in chunks of output rows small enough for the core's cache:
     out[n] (FN, P) = W (FN, K) @ colT + b                            (P = OH*OW)
 
 so the matrix product (BLAS gemm) writes straight into the NCHW output.
-The backward pass rebuilds colT chunk by chunk (cheaper than storing it):
+colT is copied from a zero-framed copy of the image (no bounds tests in the
+copy loops). The backward pass rebuilds colT chunk by chunk (cheaper than
+storing it):
 
     dW    += dout[n] (FN, P) @ colT^T        partial sums over fixed blocks of
     db    += row sums of dout[n]             images, added in block order
