@@ -76,6 +76,22 @@ cdef void _forward_image(const real* img, const real* Wm, const real* b, real* o
         oy0 = oy1
 
 
+cdef inline real _sum(const real* a, Py_ssize_t n) noexcept nogil:
+    """a[0] + ... + a[n-1] with 4 running sums, so the adds overlap in the CPU's pipeline."""
+    cdef real s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef Py_ssize_t i = 0
+    while i + 4 <= n:
+        s0 += a[i]
+        s1 += a[i + 1]
+        s2 += a[i + 2]
+        s3 += a[i + 3]
+        i += 4
+    while i < n:
+        s0 += a[i]
+        i += 1
+    return (s0 + s1) + (s2 + s3)
+
+
 cdef inline const real* _padded(const real* img, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                                 Py_ssize_t pad, real* xpad) noexcept nogil:
     """The image with its zero frame: written to xpad if pad > 0, else img itself."""
@@ -96,15 +112,11 @@ cdef void _backward_image(const real* img, const real* Wm, const real* dout, rea
     xpad and dxpad receive the padded image and its padded gradient when pad > 0.
     """
     cdef Py_ssize_t K = C * FH * FW, P = OH * OW, Hp = H + 2 * pad, Wp = W + 2 * pad
-    cdef Py_ssize_t oy0 = 0, oy1, p0, Pc, f, p
-    cdef real s
+    cdef Py_ssize_t oy0 = 0, oy1, p0, Pc, f
     cdef const real* src = _padded(img, C, H, W, pad, xpad)
     cdef real* grad = dxpad if pad > 0 else dx     # the fold adds into the padded gradient
     for f in range(FN):
-        s = 0
-        for p in range(P):
-            s = s + dout[f * P + p]
-        db[f] += s
+        db[f] += _sum(dout + f * P, P)
     memset(grad, 0, C * Hp * Wp * sizeof(real))
     while oy0 < OH:
         oy1 = oy0 + rows if oy0 + rows < OH else OH
