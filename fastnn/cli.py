@@ -32,6 +32,7 @@ from . import runner
 __all__ = ["main", "build_parser"]
 
 DEFAULT_OUTPUT = "fastnn-output"
+_DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 
 
 class CommandError(Exception):
@@ -107,7 +108,7 @@ def build_parser():
     train.add_argument("--optimizer", default="adam", type=str.lower, choices=runner.OPTIMIZER_NAMES,
                        help="update rule (default: %(default)s)")
     train.add_argument("--lr", type=_positive_float, default=None,
-                       help="learning rate (default: 0.001 for adam and rmsprop, 0.01 otherwise)")
+                       help="learning rate (default: 0.003 for adam, 0.001 for rmsprop, 0.01 otherwise)")
     train.add_argument("--schedule", default="cosine", choices=runner.SCHEDULES,
                        help="learning rate over the epochs: constant, or lowered along half a cosine "
                             "(default: %(default)s)")
@@ -119,9 +120,9 @@ def build_parser():
                        help="seed of the initial weights and the mini-batch order (default: %(default)s)")
     train.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR",
                        help="directory for the parameters, history and plot (default: %(default)s)")
-    train.add_argument("--eval-samples", type=_non_negative_int, default=None, metavar="N",
+    train.add_argument("--eval-samples", type=_positive_int, default=2000, metavar="N",
                        help="measure the per-epoch accuracies on the first N training and test "
-                            "images (default: all; the final test accuracy always uses all)")
+                            "images (default: %(default)s; the final test accuracy uses all)")
     train.add_argument("--quick", action="store_true",
                        help="a smoke run: 1 epoch on 1,000 training and 1,000 test images")
     train.add_argument("--no-plot", action="store_true", help="do not draw the learning curves")
@@ -232,6 +233,9 @@ def cmd_train(args):
     print(f"  {args.optimizer} lr={lr:g} ({args.schedule}), batch {args.batch_size}, {epochs} epoch(s), "
           f"{dtype.name}, "
           f"{_describe_backend()}, seed {args.seed}")
+    if args.eval_samples < max(len(x_train), len(x_test)):
+        print(f"  accuracies per epoch on the first {args.eval_samples:,} training and test images; "
+              f"the final one on all {len(x_test):,} test images")
 
     run = runner.Run(model, x_train, t_train, x_test, t_test, optimizer=args.optimizer, lr=lr,
                      batch_size=args.batch_size, seed=args.seed, eval_samples=args.eval_samples,
@@ -307,8 +311,15 @@ def _save_run(out_dir, net_name, model, run, args, lr, epochs, dtype, data, test
     if run.history and not args.no_plot:
         try:
             from . import plot
-            plot.plot_learning_curves(run.curves(), stem + "_curves.png", first_epoch=1,
-                                      title=f"{model.title} on {args.dataset}")
+            title = f"{model.title} on {_DATASET_TITLES[args.dataset]}"
+            if getattr(data, "is_sample", False):
+                title += f" (the {len(data[0][0]):,}-image sample)"
+            if test_acc is not None:
+                title += f": test accuracy {test_acc:.4f}"
+            n = args.eval_samples
+            labels = (f"train (first {min(n, len(run.x_train)):,})", f"test (first {min(n, len(run.x_test)):,})")
+            plot.plot_learning_curves(run.curves(), stem + "_curves.png", first_epoch=1, title=title,
+                                      accuracy_labels=labels)
             files.append(stem + "_curves.png")
         except ImportError:
             print("  (matplotlib is not installed: no learning-curve plot; pip install 'fastnn[plot]')")
@@ -325,8 +336,8 @@ def _history_csv(history):
 
 
 def _write_text(path, text):
-    from .io import _atomic_write
-    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    from .io import atomic_write
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
     return path
 
 
@@ -513,7 +524,7 @@ def _load_data(args, flatten):
 
 def _describe_data(dataset, data, n_train, n_test):
     """Where the images came from and how many are used, for the first lines of output."""
-    title = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}[dataset]
+    title = _DATASET_TITLES[dataset]
     (x_train, _), (x_test, _) = data
     if getattr(data, "is_sample", False):
         where = (f"the sample bundled with fastnn ({len(x_train):,} training + {len(x_test):,} test "

@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from .io import _atomic_write
+from .io import atomic_write
 
 __all__ = [
     "confusion_matrix",
@@ -57,7 +57,7 @@ def _finish(fig, path, dpi=100):
     """Save ``fig`` atomically to ``path`` (format from the suffix) if a path is given."""
     if path is not None:
         fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
-        _atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi))
+        atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi))
     return fig
 
 
@@ -92,7 +92,8 @@ def _curves_from(history):
     return loss, acc, "epoch"
 
 
-def plot_learning_curves(history, path=None, *, title=None, smooth=True, first_epoch=None):
+def plot_learning_curves(history, path=None, *, title=None, smooth=True, first_epoch=None,
+                         accuracy_labels=None):
     """Loss (left) and accuracy (right) during training.
 
     ``history`` is a :class:`fastnn.trainer.Trainer` after ``train()`` (per
@@ -103,6 +104,8 @@ def plot_learning_curves(history, path=None, *, title=None, smooth=True, first_e
     Returns the Figure; saves it to ``path`` when given.
     """
     loss, acc, loss_x = _curves_from(history)
+    if accuracy_labels is not None and loss_x == "iteration":
+        acc = dict(zip(accuracy_labels, (acc["train"], acc["test"])))
     loss = {k: v for k, v in loss.items() if len(v)}
     acc = {k: v for k, v in acc.items() if len(v)}
     if not loss and not acc:

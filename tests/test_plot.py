@@ -50,6 +50,14 @@ def test_learning_curves_from_trainer(tmp_path, rng):
     np.testing.assert_allclose(acc_ax.lines[1].get_ydata(), [0.1, 0.68, 0.82, 0.88])
 
 
+def test_learning_curves_accuracy_labels(rng):
+    fig = plot.plot_learning_curves(_FakeTrainer(rng), accuracy_labels=("train (1k)", "test (1k)"),
+                                    first_epoch=1)
+    acc_ax = fig.axes[1]
+    assert [line.get_label() for line in acc_ax.lines] == ["train (1k)", "test (1k)"]
+    np.testing.assert_array_equal(acc_ax.lines[0].get_xdata(), [1, 2, 3, 4])
+
+
 def test_learning_curves_from_keras_history(tmp_path):
     path = tmp_path / "history.png"
     fig = plot.plot_learning_curves(_FakeHistory(), path)
