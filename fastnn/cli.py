@@ -123,6 +123,8 @@ def build_parser():
     train.add_argument("--eval-samples", type=_positive_int, default=2000, metavar="N",
                        help="measure the per-epoch accuracies on the first N training and test "
                             "images (default: %(default)s; the final test accuracy uses all)")
+    train.add_argument("--train-samples", type=_positive_int, default=None, metavar="N",
+                       help="train on the first N training images only")
     train.add_argument("--quick", action="store_true",
                        help="a smoke run: 1 epoch on 1,000 training and 1,000 test images")
     train.add_argument("--no-plot", action="store_true", help="do not draw the learning curves")
@@ -138,7 +140,7 @@ def build_parser():
                           help="network the parameters belong to (default: read from the file "
                                "beside it written by 'fastnn train', else inferred from the "
                                "parameters' names and shapes)")
-    _add_data_arguments(evaluate)
+    _add_data_arguments(evaluate, default_help="the one 'fastnn train' used, else mnist")
     evaluate.add_argument("--dtype", default=None, choices=("float32", "float64"),
                           help="compute in this type (default: the parameters' own)")
     _add_backend_argument(evaluate)
@@ -157,9 +159,9 @@ def build_parser():
     return parser
 
 
-def _add_data_arguments(parser):
-    parser.add_argument("--dataset", default="mnist", choices=("mnist", "fashion_mnist"),
-                        help="dataset (default: %(default)s)")
+def _add_data_arguments(parser, default_help="mnist"):
+    parser.add_argument("--dataset", default=None, choices=tuple(_DATASET_TITLES),
+                        help=f"dataset (default: {default_help})")
     parser.add_argument("--data-dir", default=None, metavar="DIR",
                         help="read the dataset's four IDX files from DIR")
     parser.add_argument("--download", action="store_true",
@@ -218,13 +220,15 @@ def cmd_train(args):
     lr = args.lr if args.lr is not None else runner.default_lr(args.optimizer)
     epochs = args.epochs if args.epochs is not None else (1 if args.quick else runner.DEFAULT_EPOCHS)
     dtype = np.dtype(args.dtype)
-    limit = 1000 if args.quick else None
     out_dir = args.output
+    args.dataset = args.dataset or "mnist"
 
     data = _load_data(args, flatten=runner.wants_flat_input(net_name))
     (x_train, t_train), (x_test, t_test) = data
-    if limit:
-        x_train, t_train, x_test, t_test = x_train[:limit], t_train[:limit], x_test[:limit], t_test[:limit]
+    if args.quick:
+        x_train, t_train, x_test, t_test = x_train[:1000], t_train[:1000], x_test[:1000], t_test[:1000]
+    if args.train_samples:
+        x_train, t_train = x_train[:args.train_samples], t_train[:args.train_samples]
     x_train, x_test = x_train.astype(dtype, copy=False), x_test.astype(dtype, copy=False)
 
     os.makedirs(out_dir, exist_ok=True)
@@ -410,6 +414,10 @@ def cmd_evaluate(args):
         with open(sidecar, encoding="utf-8") as f:
             meta = json.load(f)
         net_name, config = meta.get("net"), meta.get("config")
+        args.dataset = args.dataset or meta.get("dataset")
+    args.dataset = args.dataset or "mnist"
+    if args.dataset not in _DATASET_TITLES:
+        raise CommandError(f"{sidecar} names an unknown dataset {args.dataset!r}")
     if net_name is None:
         net_name = runner.infer_net(params)
     dtype = np.dtype(args.dtype) if args.dtype else _params_dtype(params)
@@ -526,7 +534,9 @@ def _describe_data(dataset, data, n_train, n_test):
     """Where the images came from and how many are used, for the first lines of output."""
     title = _DATASET_TITLES[dataset]
     (x_train, _), (x_test, _) = data
-    if getattr(data, "is_sample", False):
+    if getattr(data, "is_sample", False) and n_train is None:
+        where = f"the {len(x_test):,} test images bundled with fastnn"
+    elif getattr(data, "is_sample", False):
         where = (f"the sample bundled with fastnn ({len(x_train):,} training + {len(x_test):,} test "
                  "images; the full training set was not found, --download fetches it)")
     else:

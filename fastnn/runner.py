@@ -1,13 +1,15 @@
 """The networks ``fastnn train`` / ``fastnn evaluate`` know by name, and the epoch loop.
 
 Two kinds of model, one small interface (:class:`BookModel`, :class:`KerasModel`):
-``train_epoch``, ``predict_labels``, ``accuracy``, ``save``, plus ``title``
-and ``config`` (the constructor arguments, saved beside the parameters so
-that ``fastnn evaluate`` can rebuild the network).
+``set_optimizer``, ``set_lr``, ``predict_labels``, ``accuracy``, ``save``,
+plus ``title`` and ``config`` (the constructor arguments, saved beside the
+parameters so that ``fastnn evaluate`` can rebuild the network). A book
+model trains by ``train_step`` (one mini-batch), a Keras-style one by
+``fit_epoch`` (its own ``fit``); :class:`Run` drives either, epoch by epoch.
 
     model = build("simple_convnet", dtype=np.float32, seed=0, input_shape=(1, 28, 28))
-    run = Run(model, x_train, t_train, x_test, t_test, optimizer="adam", lr=0.001,
-              batch_size=100, seed=0)
+    run = Run(model, x_train, t_train, x_test, t_test, optimizer="adam", lr=0.003,
+              batch_size=100, seed=0, schedule="cosine", epochs=5)
     for epoch in range(5):
         record = run.train_epoch()     # {'epoch', 'loss', 'train_acc', 'test_acc', ...}
 
