@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 def run_python(code, **env_vars):
     """Run ``code`` in a fresh interpreter with extra environment variables; return stdout."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("FASTNN_BACKEND", "FASTNN_NUM_THREADS", "OMP_NUM_THREADS")}
+           if k not in ("FASTNN_BACKEND", "FASTNN_NUM_THREADS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
     env.update(env_vars)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
@@ -130,8 +130,9 @@ def test_backend_info_keys_and_values():
 # Environment variables (fresh interpreters)
 # --------------------------------------------------------------------------
 REPORT = (
-    "import json, fastnn;"
-    "print(json.dumps({'backend': fastnn.get_backend(), 'threads': fastnn.get_num_threads()}))"
+    "import json, os, fastnn;"
+    "print(json.dumps({'backend': fastnn.get_backend(), 'threads': fastnn.get_num_threads(),"
+    "                  'wait_policy': os.environ.get('OMP_WAIT_POLICY')}))"
 )
 
 
@@ -150,9 +151,13 @@ def test_bad_fastnn_backend_environment_variable_is_a_clear_error():
 
 def test_thread_count_environment_variables():
     proc = run_python(REPORT, FASTNN_NUM_THREADS="3", OMP_NUM_THREADS="5")
-    assert json.loads(proc.stdout)["threads"] == 3               # FASTNN_ first
-    proc = run_python(REPORT, OMP_NUM_THREADS="5")
-    assert json.loads(proc.stdout)["threads"] == 5
+    result = json.loads(proc.stdout)
+    assert result["threads"] == 3                                # FASTNN_ first
+    assert result["wait_policy"] == "PASSIVE"                    # idle OpenMP threads sleep
+    proc = run_python(REPORT, OMP_NUM_THREADS="5", OMP_WAIT_POLICY="ACTIVE")
+    result = json.loads(proc.stdout)
+    assert result["threads"] == 5
+    assert result["wait_policy"] == "ACTIVE"                     # the user's choice is kept
     proc = run_python(REPORT, FASTNN_NUM_THREADS="many")
     assert proc.returncode != 0
     assert "FASTNN_NUM_THREADS must be a positive integer, got 'many'" in proc.stderr
