@@ -8,7 +8,7 @@ passing B first: no copies, only swapped arguments.
 
 Arguments arrive validated by ``fastnn.kernels`` (2-D, C-contiguous, one
 float dtype, matching shapes).
-The GIL is released while the loops (and BLAS) run.
+The GIL is released while the bias loop and BLAS run.
 """
 import numpy as np
 

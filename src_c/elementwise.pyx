@@ -13,7 +13,7 @@ To give the same numbers as NumPy, the scalars (lr, momentum, ...) are first
 rounded to the arrays' dtype, and each formula is evaluated in the same order
 as in ``numpy_kernels`` (``array * python_float`` computes in the array's
 dtype under NumPy 2). Large arrays are split over threads.
-The GIL is released while the loops (and BLAS) run.
+The GIL is released while the loops run.
 """
 import numpy as np
 

@@ -17,7 +17,7 @@ is why the loops below run without bounds checks.
 
 Work is split over the N*C image planes (each plane is independent, also in
 the backward pass, so threads never write to the same memory).
-The GIL is released while the loops (and BLAS) run.
+The GIL is released while the loops run.
 """
 import numpy as np
 

@@ -18,7 +18,7 @@ Targets come in two forms, as in the book:
 
 Arguments arrive validated by ``fastnn.kernels`` (2-D scores with N >= 1,
 labels in [0, K), C-contiguous, one float dtype).
-The GIL is released while the loops (and BLAS) run.
+The GIL is released while the loops run.
 """
 import numpy as np
 
