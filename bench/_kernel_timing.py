@@ -5,11 +5,16 @@ checks included, as the layers call them).
     python bench/_kernel_timing.py               # float64 and float32, batch 100
     python bench/_kernel_timing.py --threads 1   # compiled kernels on one thread
 
-Each figure is the best of several rounds (milliseconds); both backends are
-measured in the same run, so the ratio column is meaningful even when the
-absolute times drift (other processes on the machine).
+Each figure is the best of several rounds (milliseconds). The two backends
+are measured one after the other in two fresh interpreters started by the same
+run: NumPy's matrix products use NumPy's OpenBLAS, the compiled ones SciPy's,
+and two OpenBLAS thread pools in one process spin against each other (the
+affine timings then jump by 10x from run to run).
 """
 import argparse
+import json
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -114,30 +119,51 @@ def update_cases(rng, dtype):
 GROUPS = [pool_cases, affine_cases, softmax_cases, relu_cases, update_cases]
 
 
+def measure(backend, dtypes):
+    """{dtype: [(name, ms), ...]} for one backend, in this process."""
+    results = {}
+    with fastnn.use_backend(backend):
+        for dtype in dtypes:
+            rows = results[dtype] = []
+            for group in GROUPS:
+                rng = np.random.default_rng(0)
+                for name, fn in group(rng, np.dtype(dtype)):
+                    rows.append((name, best_ms(fn)))
+    return results
+
+
+def measure_in_subprocess(backend, args):
+    """Run this script with --only BACKEND in a fresh interpreter; return its results."""
+    cmd = [sys.executable, __file__, "--only", backend, "--dtype", args.dtype]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=None, help="threads of the compiled kernels")
     parser.add_argument("--dtype", choices=["float64", "float32", "both"], default="both")
+    parser.add_argument("--only", choices=["numpy", "cython"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
         fastnn.set_num_threads(args.threads)
+    dtypes = ["float64", "float32"] if args.dtype == "both" else [args.dtype]
+    if args.only:                       # the child process: print JSON and stop
+        print(json.dumps(measure(args.only, dtypes)))
+        return
     info = fastnn.backend_info()
     print(f"fastnn {info['version']}, compiled threads {info['threads']}, OpenMP {info['openmp']}, "
           f"numpy {np.__version__}")
-    missing = [k for k in info["numpy_only"]]
-    if missing:
-        print("WARNING: not compiled (both columns are NumPy):", ", ".join(missing))
-    dtypes = ["float64", "float32"] if args.dtype == "both" else [args.dtype]
+    if info["numpy_only"]:
+        print("WARNING: not compiled (both columns are NumPy):", ", ".join(info["numpy_only"]))
+    numpy_ms = measure_in_subprocess("numpy", args)
+    cython_ms = measure_in_subprocess("cython", args)
     for dtype in dtypes:
         print(f"\n{dtype}   {'kernel':<46}{'numpy ms':>10}{'cython ms':>11}{'speed-up':>10}")
-        for group in GROUPS:
-            rng = np.random.default_rng(0)
-            for name, fn in group(rng, np.dtype(dtype)):
-                with fastnn.use_backend("numpy"):
-                    t_np = best_ms(fn)
-                with fastnn.use_backend("cython"):
-                    t_c = best_ms(fn)
-                print(f"{'':10}{name:<46}{t_np:>10.3f}{t_c:>11.3f}{t_np / t_c:>9.1f}x")
+        for (name, t_np), (_, t_c) in zip(numpy_ms[dtype], cython_ms[dtype]):
+            print(f"{'':10}{name:<46}{t_np:>10.3f}{t_c:>11.3f}{t_np / t_c:>9.1f}x")
 
 
 if __name__ == "__main__":
