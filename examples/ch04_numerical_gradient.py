@@ -63,8 +63,10 @@ def main(argv=None):
             network.params[key] -= lr * grads[key]
         losses.append(network.loss(x_train[batch], t_train[batch]))
         if (step + 1) % max(steps // 5, 1) == 0:
-            print(f"step {step + 1:4d}: loss {losses[-1]:.4f}, train acc "
-                  f"{network.accuracy(x_train, t_train):.3f}, test acc {network.accuracy(x_test, t_test):.3f}")
+            train_acc = network.accuracy(x_train, t_train)
+            test_acc = network.accuracy(x_test, t_test)
+            print(f"step {step + 1:4d}: loss {losses[-1]:.4f}, train acc {train_acc:.3f}, "
+                  f"test acc {test_acc:.3f}")
     print(f"{steps} steps in {time.perf_counter() - start:.1f} s; loss {losses[0]:.3f} -> {losses[-1]:.3f}")
 
     try:

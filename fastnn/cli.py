@@ -321,7 +321,8 @@ def _save_run(out_dir, net_name, model, run, args, lr, epochs, dtype, data, test
             if test_acc is not None:
                 title += f": test accuracy {test_acc:.4f}"
             n = args.eval_samples
-            labels = (f"train (first {min(n, len(run.x_train)):,})", f"test (first {min(n, len(run.x_test)):,})")
+            labels = (f"train (first {min(n, len(run.x_train)):,})",
+                      f"test (first {min(n, len(run.x_test)):,})")
             plot.plot_learning_curves(run.curves(), stem + "_curves.png", first_epoch=1, title=title,
                                       accuracy_labels=labels)
             files.append(stem + "_curves.png")

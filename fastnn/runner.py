@@ -372,8 +372,9 @@ class Run:
     test samples (None: all). ``schedule``: 'constant' keeps the learning
     rate; 'cosine' lowers it along half a cosine over ``epochs`` epochs,
     lr * (1 + cos(pi * e / epochs)) / 2 in epoch e = 0, 1, ..., which lets the
-    last epochs settle into a minimum instead of jumping around it. ``history``: one dict per epoch with the keys
-    of :data:`HISTORY_FIELDS`; ``losses``: the loss of every step.
+    last epochs settle into a minimum instead of jumping around it.
+    ``history``: one dict per epoch with the keys of :data:`HISTORY_FIELDS`;
+    ``losses``: the loss of every step.
     """
 
     def __init__(self, model, x_train, t_train, x_test, t_test, *, optimizer="adam", lr=0.001,

@@ -115,6 +115,21 @@ def test_train_quick_writes_files_that_evaluate_to_the_reported_accuracy(tmp_pat
     assert "confusion matrix" in out
 
 
+def test_evaluate_infers_the_network_without_the_json(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    model = runner.build("simple_convnet", dtype=np.float64, seed=1)
+    model.net.params["W1"][...] = rng.standard_normal(model.net.params["W1"].shape) * 0.1
+    path = model.save(str(tmp_path / "mine.npz"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SampleDataWarning)
+        _, (x_test, t_test) = load_mnist(flatten=False)
+    expected = model.accuracy(x_test[:300], t_test[:300])
+    assert cli.main(["evaluate", path, "--limit", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "as SimpleConvNet (float64" in out
+    assert _number_after(out, "accuracy") == pytest.approx(expected, abs=5e-5)
+
+
 @pytest.mark.parametrize("net", ["two_layer", "multi_layer", "simple_convnet", "deep_convnet",
                                  "sample_network"])
 def test_infer_net_from_parameter_names_and_shapes(net):

@@ -11,7 +11,8 @@ EXAMPLES = sorted((ROOT / "examples").glob("ch*.py"))
 
 #: A line each example must print (its chapter's result), and the pictures it must write.
 EXPECTED = {
-    "ch02_perceptron.py": (["XOR(x1, x2) = AND(NAND(x1, x2), OR(x1, x2))", "XOR stays at"], ["ch02_perceptron.png"]),
+    "ch02_perceptron.py": (["XOR(x1, x2) = AND(NAND(x1, x2), OR(x1, x2))", "XOR stays at"],
+                           ["ch02_perceptron.png"]),
     "ch03_forward_pass.py": (["Accuracy: 0.9352 on all 10,000 test images"], ["ch03_activations.png"]),
     "ch04_numerical_gradient.py": (["610 parameters", "10 steps in"], ["ch04_loss.png"]),
     "ch05_backprop.py": (["price 715", "d price / d apple 2.2, / d apple_num 110", "/ d tax 650"],
