@@ -7,7 +7,7 @@ import numpy as np
 from .. import kernels
 from .._backend import use_backend
 from ._cases import Case, assert_agree
-from ._timing import Timing, time_interleaved, timed_first_call
+from ._timing import Timing, time_implementations, timed_first_call
 
 
 @dataclass
@@ -78,7 +78,7 @@ def run_case(case, plan, with_torch=False):
         entries["book"] = (fn_book, t_book, None)
     if with_torch and case.make_torch is not None:
         entries["torch"] = (case.make_torch(), None, None)
-    timings = dict(zip(entries, time_interleaved(list(entries.values()), plan)))
+    timings = dict(zip(entries, time_implementations(list(entries.values()), plan)))
     compiled = set(kernels.compiled_kernels())
     missing = tuple(k for k in case.kernels if k not in compiled)
     return Result(case, timings["numpy"], timings["compiled"], timings.get("torch"), timings.get("book"), missing)

@@ -30,6 +30,7 @@ class TimingPlan:
     min_repeats: int = 3      # ... and at least this many, however slow the call
     min_time: float = 0.05    # seconds one repeat should last (short calls are looped)
     budget: float = 1.0       # seconds of timing per implementation per row, roughly
+    interleave: bool = False  # repeats of a row's implementations take turns (see time_implementations)
 
 
 def _calls_and_repeats(first_call_seconds, plan):
@@ -49,17 +50,22 @@ def time_call(fn, plan, first_call_seconds=None):
     repeat so that one repeat lasts at least ``plan.min_time``; slow calls get
     fewer repeats so that a row costs about ``plan.budget`` seconds.
     """
-    return time_interleaved([(fn, first_call_seconds, None)], plan)[0]
+    return time_implementations([(fn, first_call_seconds, None)], plan)[0]
 
 
-def time_interleaved(entries, plan):
-    """Time several implementations of one row, their repeats taking turns.
+def time_implementations(entries, plan):
+    """Time several implementations of one row; return one ``Timing`` each.
 
     entries: list of (fn, first_call_seconds or None, context) where context
     is None or a function returning a context manager entered around each
-    repeat (e.g. ``lambda: use_backend("numpy")``). Taking turns (A, B, C, A,
-    B, C, ...) exposes every implementation to the same background load, so
-    their ratio stays fair on a busy machine. Returns one ``Timing`` each.
+    repeat (e.g. ``lambda: use_backend("numpy")``).
+
+    By default each implementation is timed in one block of repeats, right
+    after one more warm-up call: its thread pools (OpenMP, BLAS, PyTorch's)
+    are then in the state a user running only that implementation sees.
+    With ``plan.interleave`` the repeats take turns instead (A, B, C, A, B,
+    C, ...), which spreads slow drifts of background load over all of them
+    but lets each pool's idle threads spin while another pool works.
     """
     plans, samples = [], []
     for fn, first, context in entries:
@@ -70,15 +76,25 @@ def time_interleaved(entries, plan):
             first = time.perf_counter() - t0
         plans.append(_calls_and_repeats(first, plan))
         samples.append([])
-    for round_ in range(max(repeats for _, repeats in plans)):
+
+    def one_repeat(fn, context, number, times):
+        with _entered(context):
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            times.append((time.perf_counter() - t0) / number)
+
+    if plan.interleave:
+        for round_ in range(max(repeats for _, repeats in plans)):
+            for (fn, _, context), (number, repeats), times in zip(entries, plans, samples):
+                if round_ < repeats:
+                    one_repeat(fn, context, number, times)
+    else:
         for (fn, _, context), (number, repeats), times in zip(entries, plans, samples):
-            if round_ >= repeats:
-                continue
             with _entered(context):
-                t0 = time.perf_counter()
-                for _ in range(number):
-                    fn()
-                times.append((time.perf_counter() - t0) / number)
+                fn()                                     # warm the pools after the previous block
+            for _ in range(repeats):
+                one_repeat(fn, context, number, times)
     return [Timing(statistics.median(t), min(t), len(t), number) for t, (number, _) in zip(samples, plans)]
 
 
