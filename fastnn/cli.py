@@ -126,7 +126,7 @@ def build_parser():
     train.add_argument("--train-samples", type=_positive_int, default=None, metavar="N",
                        help="train on the first N training images only")
     train.add_argument("--quick", action="store_true",
-                       help="a smoke run: 1 epoch on 1,000 training and 1,000 test images")
+                       help="a smoke run on 1,000 training and 1,000 test images (1 epoch unless --epochs)")
     train.add_argument("--no-plot", action="store_true", help="do not draw the learning curves")
     train.set_defaults(func=cmd_train)
 
