@@ -12,6 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 
+#: Seconds beyond which a call needs no warm-up call besides the agreement check's.
+LONG_CALL = 1.0
+
+
 @dataclass
 class Timing:
     """Seconds per call of one implementation of one row."""
@@ -60,41 +64,45 @@ def time_implementations(entries, plan):
     is None or a function returning a context manager entered around each
     repeat (e.g. ``lambda: use_backend("numpy")``).
 
-    By default each implementation is timed in one block of repeats, right
-    after one more warm-up call: its thread pools (OpenMP, BLAS, PyTorch's)
-    are then in the state a user running only that implementation sees.
-    With ``plan.interleave`` the repeats take turns instead (A, B, C, A, B,
-    C, ...), which spreads slow drifts of background load over all of them
-    but lets each pool's idle threads spin while another pool works.
-    """
-    plans, samples = [], []
-    for fn, first, context in entries:
-        if first is None:
-            t0 = time.perf_counter()
-            with _entered(context):
-                fn()
-            first = time.perf_counter() - t0
-        plans.append(_calls_and_repeats(first, plan))
-        samples.append([])
+    Each implementation gets one more warm-up call, timed (unless its first
+    call took over ``LONG_CALL`` seconds); the faster of it and the first call
+    sets how many calls make a repeat (a first call also pays one-time costs
+    such as loading modules).
 
-    def one_repeat(fn, context, number, times):
+    By default each implementation is timed in one block of repeats right
+    after its warm-up: its thread pools (OpenMP, BLAS, PyTorch's) are then in
+    the state a user running only that implementation sees. With
+    ``plan.interleave`` the repeats take turns instead (A, B, C, A, B, C,
+    ...), which spreads slow drifts of background load over all of them but
+    lets each pool's idle threads spin while another pool works.
+    """
+    def timed(fn, context, number=1):
         with _entered(context):
             t0 = time.perf_counter()
             for _ in range(number):
                 fn()
-            times.append((time.perf_counter() - t0) / number)
+            return (time.perf_counter() - t0) / number
 
+    def warm_up(i):
+        fn, first, context = entries[i]
+        if first is not None and first > LONG_CALL:
+            return _calls_and_repeats(first, plan)       # one-time costs are lost in a call this long
+        seconds = timed(fn, context)
+        return _calls_and_repeats(seconds if first is None else min(first, seconds), plan)
+
+    samples = [[] for _ in entries]
     if plan.interleave:
+        plans = [warm_up(i) for i in range(len(entries))]
         for round_ in range(max(repeats for _, repeats in plans)):
             for (fn, _, context), (number, repeats), times in zip(entries, plans, samples):
                 if round_ < repeats:
-                    one_repeat(fn, context, number, times)
+                    times.append(timed(fn, context, number))
     else:
-        for (fn, _, context), (number, repeats), times in zip(entries, plans, samples):
-            with _entered(context):
-                fn()                                     # warm the pools after the previous block
-            for _ in range(repeats):
-                one_repeat(fn, context, number, times)
+        plans = []
+        for i, (fn, _, context) in enumerate(entries):
+            number, repeats = warm_up(i)
+            plans.append((number, repeats))
+            samples[i] = [timed(fn, context, number) for _ in range(repeats)]
     return [Timing(statistics.median(t), min(t), len(t), number) for t, (number, _) in zip(samples, plans)]
 
 
