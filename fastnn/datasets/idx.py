@@ -16,10 +16,11 @@ a file with trailing garbage is a ``ValueError`` that names the file.
 """
 import gzip
 import os
-import tempfile
 import zlib
 
 import numpy as np
+
+from ..io import atomic_write
 
 __all__ = ["read_idx", "write_idx", "IDX_TYPES"]
 
@@ -139,27 +140,6 @@ def _idx_bytes(array, where):
     return header + data
 
 
-def atomic_write_bytes(path, data):
-    """Write ``data`` to ``path`` atomically: a temporary file in the same
-    directory, flushed to disk, then ``os.replace``. On any error the temporary
-    file is removed and an existing ``path`` is left as it was."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix="-" + os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def write_idx(path, array, compress=None):
     """Write ``array`` to ``path`` as an IDX file, atomically.
 
@@ -177,4 +157,4 @@ def write_idx(path, array, compress=None):
         compress = path.endswith(".gz")
     if compress:
         data = gzip.compress(data, compresslevel=9, mtime=0)
-    atomic_write_bytes(path, data)
+    atomic_write(path, lambda f: f.write(data))
