@@ -104,6 +104,20 @@ def test_report_machine_targets_and_baseline(full_report):
     assert {r[0] for r in baseline[1:]} == {"im2col", "col2im"}
 
 
+def test_report_breaks_the_compiled_train_steps_down_by_layer(full_report):
+    section = full_report.split("## Where a compiled train step spends its time")[1].split("\n## ")[0]
+    tables = _tables("## x\n" + section)["x"]
+    assert tables[0][0] == "layer"
+    layers = [r[0] for r in tables[1:] if r[0] != "layer"]
+    # SimpleConvNet's 6 layers + loss + Adam, then DeepConvNet's 20 + loss + Adam
+    assert len(layers) == 8 + 22
+    assert layers[:4] == ["1 Convolution", "2 Relu", "3 Pooling", "4 Affine"]
+    assert layers.count("Adam update") == 2 and layers.count("SoftmaxWithLoss") == 2
+    for r in tables[1:]:
+        if r[0] not in ("layer", "Adam update"):
+            assert float(r[1]) > 0 and float(r[2]) > 0 and float(r[4]) > 0 and float(r[5]) > 0
+
+
 def test_quick_mode_and_only(tmp_path):
     out = tmp_path / "quick.md"
     assert main(TINY + ["--quick", "--only", "conv forward+backward", "--output", str(out)]) == 0

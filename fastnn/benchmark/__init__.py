@@ -12,6 +12,7 @@ The package's parts:
 * ``_book_im2col``: the book's im2col/col2im, the baseline of the NumPy fallback;
 * ``_torch_nets``: the networks as PyTorch modules, for the side-by-side column;
 * ``_timing``, ``_run``: timing a call, running a row;
+* ``_breakdown``: per-layer times of a compiled train step;
 * ``_machine``, ``_report``: what the report says and how it is written.
 """
 import argparse
@@ -21,6 +22,7 @@ import shlex
 import sys
 
 from .. import _backend
+from ._breakdown import breakdown_tables
 from ._cases import DEFAULT_RTOL, Case, ResultsDisagree, assert_agree
 from ._data import default_data_dir, load_images
 from ._kernels import kernel_cases
@@ -182,7 +184,11 @@ def main(argv=None, command="fastnn bench"):
         "data": data_source,
         "batch": args.batch,
     }
-    text = render(results, peaks, peak_size, machine_rows(torch), settings, torch is not None)
+    breakdown = None
+    if not args.only:
+        print("fastnn bench: per-layer times of the compiled train steps ...", flush=True)
+        breakdown = breakdown_tables(images, labels, args.batch, steps=5 if quick else 15)
+    text = render(results, peaks, peak_size, machine_rows(torch), settings, torch is not None, breakdown)
     output = args.output or _default_output()
     write_atomically(output, text)
     print(f"fastnn bench: wrote {output}", flush=True)

@@ -171,7 +171,33 @@ def baseline_table(results):
     return lines
 
 
-def render(results, peaks, peak_size, machine, settings, with_torch):
+def breakdown_section(tables, batch):
+    """Per-layer medians of the compiled train steps (see ``_breakdown``)."""
+    out = ["", "## Where a compiled train step spends its time", "",
+           f"Median milliseconds per layer over several train steps (batch {batch}, compiled backend), "
+           "measured by timing each layer's forward and backward in place. The rows above say how fast; "
+           "this says where the remaining time goes, for the kernel authors."]
+    for name, (rows, totals) in tables.items():
+        out += ["", f"**{name}** — whole step: float64 {totals['float64']:.3g} ms, "
+                    f"float32 {totals['float32']:.3g} ms", "",
+                "| layer | float64 forward | float64 backward | float64 % of step | float32 forward | "
+                "float32 backward | float32 % of step |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
+        for part, by_dtype in rows:
+            cells = [part.strip()]
+            for dt in ("float64", "float32"):
+                fwd, bwd = by_dtype[dt]
+                share = ((fwd or 0) + (bwd or 0)) / totals[dt]
+                cells += [_fmt_plain_ms(fwd), _fmt_plain_ms(bwd), f"{share:.0%}"]
+            out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def _fmt_plain_ms(ms):
+    return "—" if ms is None else f"{ms:.3g}"
+
+
+def render(results, peaks, peak_size, machine, settings, with_torch, breakdown=None):
     """The whole report as Markdown text.
 
     results: list of ``Result``; peaks: {"float32": FLOP/s, "float64": FLOP/s};
@@ -222,6 +248,8 @@ def render(results, peaks, peak_size, machine, settings, with_torch):
         title = f"{section}, batch {settings['batch']}" if section.startswith("Kernels") else section
         out += ["", f"## {title}", ""]
         out += results_table(rows, peaks, with_torch)
+    if breakdown:
+        out += breakdown_section(breakdown, settings["batch"])
     if any(r.book is not None for r in results):
         out += ["", "## The NumPy fallback is a fair baseline", "", FALLBACK_NOTE, ""]
         out += baseline_table(results)
