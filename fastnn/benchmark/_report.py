@@ -208,7 +208,7 @@ def render(results, peaks, peak_size, machine, settings, with_torch, breakdown=N
                "Every ratio below comes from this one run, in one process.")
     out += ["", "## Machine", "", "| | |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in machine]
-    out.append(f"| GEMM peak (NumPy matmul {peak_size}³, best of 5) | "
+    out.append(f"| GEMM peak (NumPy matmul {peak_size}³, best of 5 at the start and 5 at the end) | "
                f"float32 {peaks['float32'] / 1e9:.1f} GFLOP/s, float64 {peaks['float64'] / 1e9:.1f} GFLOP/s |")
     out += ["", "## How it was measured", ""]
     out += [
