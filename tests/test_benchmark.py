@@ -241,3 +241,31 @@ def test_torch_twins_compute_the_same_scores():
             scores = model(torch.from_numpy(x)).numpy()
         # the book scales by (1 - 0.5) at each of DeepConvNet's two dropouts at test time; PyTorch does not
         np.testing.assert_allclose(scores * scale, net.predict(x), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("blocks", [False, True])
+def test_time_implementations_times_each_entry_under_its_context(blocks):
+    from contextlib import contextmanager
+
+    from fastnn.benchmark._timing import time_implementations
+
+    calls = {"a": 0, "b": 0}
+    inside = []
+
+    @contextmanager
+    def marked():
+        inside.append(True)
+        yield
+        inside.pop()
+
+    def make(key, needs_context):
+        def fn():
+            assert bool(inside) == needs_context
+            calls[key] += 1
+        return fn
+
+    plan = TimingPlan(repeats=3, min_repeats=3, min_time=0.0, budget=0.0, blocks=blocks)
+    ta, tb = time_implementations([(make("a", True), 0.01, marked), (make("b", False), None, None)], plan)
+    assert (ta.repeats, tb.repeats) == (3, 3) and ta.number == tb.number == 1
+    assert calls == {"a": 1 + 3, "b": 1 + 3}       # one warm-up each, then the repeats
+    assert ta.best <= ta.median and tb.best <= tb.median

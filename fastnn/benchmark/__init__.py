@@ -56,9 +56,9 @@ def _parser():
                    help="seconds one timed repeat lasts at least; shorter calls are looped (default 0.05; 0.01 with --quick)")
     p.add_argument("--peak-size", type=int, default=None,
                    help="matrix size of the GEMM-peak measurement (default 2048; 1024 with --quick)")
-    p.add_argument("--interleave", action="store_true",
-                   help="let the implementations of a row take turns repeat by repeat (fairer on a busy "
-                        "machine; on a quiet one each is timed in its own block)")
+    p.add_argument("--blocks", action="store_true",
+                   help="time each implementation of a row in one block of repeats (default: their "
+                        "repeats take turns, so that changing background load hits them alike)")
     p.add_argument("--data", metavar="DIR",
                    help="folder with t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz "
                         "(default: shared/data/mnist beside the checkout if present, else random images)")
@@ -144,7 +144,7 @@ def main(argv=None, command="fastnn bench"):
     repeats = args.repeats or (3 if quick else 7)
     plan = TimingPlan(repeats=repeats, min_repeats=min(2 if quick else 3, repeats),
                       min_time=args.min_time if args.min_time is not None else (0.01 if quick else 0.05),
-                      budget=0.4 if quick else 1.0, interleave=args.interleave)
+                      budget=0.4 if quick else 1.0, blocks=args.blocks)
     peak_size = args.peak_size or (1024 if quick else 2048)
 
     data_dir = args.data if args.data is not None else default_data_dir()
@@ -180,7 +180,7 @@ def main(argv=None, command="fastnn bench"):
         "repeats_text": (f"{plan.repeats}" if plan.min_repeats == plan.repeats
                          else f"{plan.min_repeats} to {plan.repeats} (fewer for slow calls)"),
         "min_time": plan.min_time,
-        "interleave": plan.interleave,
+        "blocks": plan.blocks,
         "data": data_source,
         "batch": args.batch,
     }

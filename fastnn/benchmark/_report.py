@@ -217,9 +217,11 @@ def render(results, peaks, peak_size, machine, settings, with_torch, breakdown=N
         f"is timed; that first call is also the warm-up.",
         f"- A time is the median of {settings['repeats_text']} timed repeats; calls shorter than "
         f"{settings['min_time'] * 1e3:g} ms are looped inside a repeat. "
-        + ("The implementations of a row take turns repeat by repeat (NumPy, compiled, PyTorch, NumPy, ...). "
-           if settings.get("interleave") else
-           "Each implementation of a row is timed in its own block of repeats, after one more warm-up call. ")
+        + ("Each implementation of a row is timed in its own block of repeats, after one more warm-up call. "
+           if settings.get("blocks") else
+           "The implementations of a row take turns repeat by repeat (NumPy, compiled, PyTorch, NumPy, ...) "
+           "so that changing background load hits them alike; a repeat looping over short calls starts with "
+           "one untimed call, so that the previous implementation's thread pools have gone quiet. ")
         + "Times are per call, in milliseconds.",
         "- speedup = NumPy backend time / compiled time. GFLOP/s counts useful floating-point operations "
         "only: 2·M·N·K per matrix product the operation needs (a convolution is one product forward, two "

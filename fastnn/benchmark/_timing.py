@@ -34,7 +34,7 @@ class TimingPlan:
     min_repeats: int = 3      # ... and at least this many, however slow the call
     min_time: float = 0.05    # seconds one repeat should last (short calls are looped)
     budget: float = 1.0       # seconds of timing per implementation per row, roughly
-    interleave: bool = False  # repeats of a row's implementations take turns (see time_implementations)
+    blocks: bool = False      # time each implementation in one block (default: repeats take turns)
 
 
 def _calls_and_repeats(first_call_seconds, plan):
@@ -69,12 +69,12 @@ def time_implementations(entries, plan):
     sets how many calls make a repeat (a first call also pays one-time costs
     such as loading modules).
 
-    By default each implementation is timed in one block of repeats right
-    after its warm-up: its thread pools (OpenMP, BLAS, PyTorch's) are then in
-    the state a user running only that implementation sees. With
-    ``plan.interleave`` the repeats take turns instead (A, B, C, A, B, C,
-    ...), which spreads slow drifts of background load over all of them but
-    lets each pool's idle threads spin while another pool works.
+    By default the repeats take turns (A, B, C, A, B, C, ...), so that a
+    change in background load hits every implementation alike; a repeat that
+    loops over several short calls starts with one untimed call, so that the
+    thread pools of the implementation before it (OpenMP, BLAS, PyTorch's)
+    have gone quiet and its own are awake. ``plan.blocks`` times each
+    implementation in one block of repeats instead.
     """
     def timed(fn, context, number=1):
         with _entered(context):
@@ -90,19 +90,25 @@ def time_implementations(entries, plan):
         seconds = timed(fn, context)
         return _calls_and_repeats(seconds if first is None else min(first, seconds), plan)
 
+    def settled_repeat(fn, context, number):
+        if number > 1:
+            with _entered(context):
+                fn()                                     # untimed: settles the thread pools
+        return timed(fn, context, number)
+
     samples = [[] for _ in entries]
-    if plan.interleave:
-        plans = [warm_up(i) for i in range(len(entries))]
-        for round_ in range(max(repeats for _, repeats in plans)):
-            for (fn, _, context), (number, repeats), times in zip(entries, plans, samples):
-                if round_ < repeats:
-                    times.append(timed(fn, context, number))
-    else:
+    if plan.blocks:
         plans = []
         for i, (fn, _, context) in enumerate(entries):
             number, repeats = warm_up(i)
             plans.append((number, repeats))
             samples[i] = [timed(fn, context, number) for _ in range(repeats)]
+    else:
+        plans = [warm_up(i) for i in range(len(entries))]
+        for round_ in range(max(repeats for _, repeats in plans)):
+            for (fn, _, context), (number, repeats), times in zip(entries, plans, samples):
+                if round_ < repeats:
+                    times.append(settled_repeat(fn, context, number))
     return [Timing(statistics.median(t), min(t), len(t), number) for t, (number, _) in zip(samples, plans)]
 
 
