@@ -92,6 +92,12 @@ def get_num_threads():
     return _state["threads"]
 
 
+def threads_for(work, min_work):
+    """Threads for a compiled call doing ``work`` units: 1 below ``min_work``
+    (where starting threads costs more than it saves), else get_num_threads()."""
+    return 1 if work < min_work else get_num_threads()
+
+
 def set_num_threads(n):
     """Set the number of threads of the compiled kernels (an int >= 1)."""
     if isinstance(n, bool) or not isinstance(n, int):

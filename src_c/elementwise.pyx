@@ -29,13 +29,6 @@ include "_openmp.pxi"
 PARALLEL_MIN_SIZE = 1 << 17
 
 
-def _threads_for(size):
-    """Threads for an array of ``size`` elements: 1 when threads would not pay."""
-    if size < PARALLEL_MIN_SIZE:
-        return 1
-    return _backend.get_num_threads()
-
-
 cdef inline floating _sqrt(floating v) noexcept nogil:
     if floating is double:
         return sqrt(v)
@@ -110,7 +103,7 @@ cdef void _relu_backward(
 def relu_forward(x):
     """max(x, 0) of a C-contiguous float array of any shape."""
     out = np.empty_like(x)
-    threads = _threads_for(x.size)
+    threads = _backend.threads_for(x.size, PARALLEL_MIN_SIZE)
     if x.dtype == np.float64:
         _relu_forward[double](x.reshape(-1), out.reshape(-1), threads)
     else:
@@ -121,7 +114,7 @@ def relu_forward(x):
 def relu_backward(dout, out):
     """dout where the forward output was > 0, else 0 (same shape and dtype as dout)."""
     dx = np.empty_like(dout)
-    threads = _threads_for(dout.size)
+    threads = _backend.threads_for(dout.size, PARALLEL_MIN_SIZE)
     if dout.dtype == np.float64:
         _relu_backward[double](dout.reshape(-1), out.reshape(-1), dx.reshape(-1), threads)
     else:
@@ -215,7 +208,7 @@ cdef void _adam(
 
 def sgd_update(param, grad, lr):
     """In place: param -= lr * grad."""
-    threads = _threads_for(param.size)
+    threads = _backend.threads_for(param.size, PARALLEL_MIN_SIZE)
     if param.dtype == np.float64:
         _sgd[double](param.reshape(-1), grad.reshape(-1), lr, threads)
     else:
@@ -224,7 +217,7 @@ def sgd_update(param, grad, lr):
 
 def momentum_update(param, grad, velocity, lr, momentum):
     """In place: v = momentum*v - lr*grad; param += v."""
-    threads = _threads_for(param.size)
+    threads = _backend.threads_for(param.size, PARALLEL_MIN_SIZE)
     args = (param.reshape(-1), grad.reshape(-1), velocity.reshape(-1), lr, momentum, threads)
     if param.dtype == np.float64:
         _momentum[double](*args)
@@ -237,7 +230,7 @@ def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps=1e-7):
 
     m += (1-beta1)(g - m);  v += (1-beta2)(g*g - v);  param -= lr_t * m / (sqrt(v) + eps).
     """
-    threads = _threads_for(param.size)
+    threads = _backend.threads_for(param.size, PARALLEL_MIN_SIZE)
     # 1 - beta is computed in double and then rounded, as NumPy does.
     args = (param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
             lr_t, 1.0 - beta1, 1.0 - beta2, eps, threads)

@@ -33,13 +33,6 @@ include "_openmp.pxi"
 PARALLEL_MIN_WORK = 1 << 15
 
 
-def _threads_for(work):
-    """Threads for a call that reads ``work`` elements: 1 when threads would not pay."""
-    if work < PARALLEL_MIN_WORK:
-        return 1
-    return _backend.get_num_threads()
-
-
 cdef floating _window_max(
     const floating* img, Py_ssize_t H, Py_ssize_t W, Py_ssize_t y0, Py_ssize_t x0,
     Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t* best_k,
@@ -190,7 +183,7 @@ def maxpool_forward(x, pool_h, pool_w, stride=2, pad=0):
     OW = (W + 2 * p - pw) // s + 1
     out = np.empty((N, C, OH, OW), dtype=x.dtype)
     argmax = np.empty((N, C, OH, OW), dtype=np.int64)
-    cdef int threads = _threads_for(out.size * ph * pw)
+    cdef int threads = _backend.threads_for(out.size * ph * pw, PARALLEL_MIN_WORK)
     if x.dtype == np.float64:
         _forward[double](x, out, argmax, ph, pw, s, p, threads)
     else:
@@ -205,7 +198,7 @@ def maxpool_backward(dout, argmax, input_shape, pool_h, pool_w, stride=2, pad=0)
     """
     cdef Py_ssize_t pw = pool_w, s = stride, p = pad
     dx = np.zeros(tuple(input_shape), dtype=dout.dtype)
-    cdef int threads = _threads_for(dx.size + dout.size)
+    cdef int threads = _backend.threads_for(dx.size + dout.size, PARALLEL_MIN_WORK)
     if dout.dtype == np.float64:
         _backward[double](dout, argmax, dx, pw, s, p, threads)
     else:

@@ -35,13 +35,6 @@ include "_openmp.pxi"
 PARALLEL_MIN_WORK = 1 << 15
 
 
-def _threads_for(work):
-    """Threads for a call over ``work`` scores: 1 when threads would not pay."""
-    if work < PARALLEL_MIN_WORK:
-        return 1
-    return _backend.get_num_threads()
-
-
 # 0-size placeholders for arguments a call does not use
 _NO_LABELS = np.zeros(0, dtype=np.int64)
 _EMPTY_F64 = np.zeros(0, dtype=np.float64)
@@ -153,7 +146,7 @@ def softmax_cross_entropy_forward(x, t):
     """x (N, K) scores, t (N,) int64 labels or (N, K) targets -> (mean loss, y (N, K))."""
     N, K = x.shape
     y = np.empty_like(x)
-    threads = _threads_for(N * K)
+    threads = _backend.threads_for(N * K, PARALLEL_MIN_WORK)
     row_loss = np.empty(N, dtype=np.float64) if threads > 1 else _EMPTY_F64
     use_labels = t.ndim == 1
     # The unused one of (labels, targets) gets a 0-size placeholder.
