@@ -1,8 +1,8 @@
 """The Markdown report: machine, targets, one table per section, the baseline note."""
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..io import atomic_write
 
 #: How the NumPy fallback is written; printed above the baseline table.
 FALLBACK_NOTE = """\
@@ -260,17 +260,7 @@ def render(results, peaks, peak_size, machine, settings, with_torch, breakdown=N
 
 
 def write_atomically(path, text):
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    """Write ``text`` to ``path`` (creating its folder) through fastnn.io.atomic_write."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
