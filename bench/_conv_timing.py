@@ -112,17 +112,10 @@ def explore(dtype):
         W = rng.standard_normal(ws).astype(dtype)
         b = rng.standard_normal(ws[0]).astype(dtype)
         dout = rng.standard_normal(kernels.conv_forward(x, W, b, s, p)[0].shape).astype(dtype)
-        n = fastnn.get_num_threads()
-        # strategy A (default): OpenMP threads over images, BLAS single-threaded
+        # OpenMP threads over images, BLAS single-threaded (the only strategy
+        # left: a threaded BLAS made OpenBLAS' workers spin, see fastnn/_blas.py)
         a = best_ms(lambda: conv.conv_forward(x, W, b, s, p)) + best_ms(lambda: conv.conv_backward(dout, x, W, s, p))
-        # strategy B: images one after another, BLAS threaded (what batch 1 does)
-        saved = conv._threads
-        conv._threads = lambda N, madds: (1, n)
-        try:
-            bb = best_ms(lambda: conv.conv_forward(x, W, b, s, p)) + best_ms(lambda: conv.conv_backward(dout, x, W, s, p))
-        finally:
-            conv._threads = saved
-        print(f"{name}: fwd+bwd  OpenMP over images {a:.2f} ms, BLAS threads {bb:.2f} ms")
+        print(f"{name}: fwd+bwd {a:.2f} ms")
         saved_ws = conv.WORKSPACE_BYTES
         try:
             for kb in (32, 64, 128, 256, 512, 1024, 4096):
@@ -131,8 +124,12 @@ def explore(dtype):
                 print(f"    workspace {kb:5d} KB: fwd+bwd {t:.2f} ms")
         finally:
             conv.WORKSPACE_BYTES = saved_ws
-    limit = best_ms(lambda: conv._blas_threads(1).__exit__(None, None, None), repeat=5)
-    print(f"threadpoolctl limit enter+exit: {limit * 1e3:.0f} us")
+    from fastnn._blas import one_blas_thread
+
+    def enter_exit():
+        with one_blas_thread():
+            pass
+    print(f"one_blas_thread() enter+exit: {best_ms(enter_exit, repeat=5) * 1e3:.1f} us")
 
 
 def main():

@@ -18,11 +18,11 @@ storing it):
     dcolT  = W^T (K, FN) @ dout[n]           then folded into dx[n] (col2im)
 
 Threads: OpenMP threads take whole images (``fastnn.get_num_threads()``),
-dynamically scheduled, each calling BLAS limited to one thread (threadpoolctl),
-so the two never oversubscribe the cores. dW and db do not depend on the
-scheduling, nor on the thread count up to 4 threads. With fewer images than
-threads (batch 1) the images run one after another and BLAS gets the threads
-instead; small problems run on one thread.
+dynamically scheduled, each calling BLAS on its own thread (BLAS is kept to
+one thread while the kernel runs, see ``fastnn._blas``), so the two never
+oversubscribe the cores. dW and db do not depend on the scheduling, nor on
+the thread count up to 4 threads. A batch smaller than the thread count
+uses one thread per image; small problems run on one thread.
 """
 include "_openmp.pxi"
 include "im2col_core.pxi"
@@ -33,6 +33,7 @@ import numpy as np
 from cython.parallel cimport parallel, prange, threadid
 
 from fastnn._backend import get_num_threads
+from fastnn._blas import one_blas_thread
 
 #: Upper bound on one thread's colT chunk, in bytes. The chunk is filled,
 #: multiplied and (backward) folded back while it is still in the core's
@@ -185,22 +186,6 @@ def _backward_batch(const real[:, :, :, ::1] dout, const real[:, :, :, ::1] x,
 # --------------------------------------------------------------------------
 # Python entry points
 # --------------------------------------------------------------------------
-_controller = None
-
-
-def _blas_threads(n):
-    """Context manager limiting SciPy's BLAS to n threads (threadpoolctl).
-
-    The ThreadpoolController is built once (building one is slow) and after
-    scipy.linalg.cython_blas is loaded, which this module's import ensures.
-    """
-    global _controller
-    if _controller is None:
-        from threadpoolctl import ThreadpoolController
-        _controller = ThreadpoolController()
-    return _controller.limit(limits=int(n), user_api="blas")
-
-
 def _plan(where, x, Wt, stride, pad):
     """Check what the loops rely on; return (N, C, H, W, FN, FH, FW, OH, OW, rows, threads)."""
     if x.ndim != 4 or Wt.ndim != 4:
@@ -231,14 +216,11 @@ def _work_size(C, H, W, FH, FW, pad, rows, OW, padded_images):
 
 
 def _threads(N, madds):
-    """(OpenMP threads over images, BLAS threads inside each) for N images and
-    `madds` multiply-adds per product; small problems run on one thread, where
-    starting threads would cost more than it saves."""
+    """OpenMP threads over the N images for `madds` multiply-adds in all: at
+    most one per image, and one for small problems, where starting threads
+    would cost more than it saves."""
     n = max(1, int(get_num_threads()))
-    n = max(1, min(n, int(madds // max(1, MIN_MADDS_PER_THREAD))))
-    if N >= n and n > 1:
-        return n, 1
-    return 1, n
+    return max(1, min(n, N, int(madds // max(1, MIN_MADDS_PER_THREAD))))
 
 
 def _dW_blocks(N, omp, dW_bytes):
@@ -261,10 +243,10 @@ def conv_forward(x, W, b, stride=1, pad=0):
     N, C, H, Wd, FN, FH, FW, OH, OW, rows = _plan("conv_forward", x, W, stride, pad)
     if b.ndim != 1 or b.shape[0] != FN:
         raise ValueError(f"conv_forward: bias must have shape ({FN},), got {b.shape}")
-    omp, blas = _threads(N, N * OH * OW * FN * C * FH * FW)
+    omp = _threads(N, N * OH * OW * FN * C * FH * FW)
     out = np.empty((N, FN, OH, OW), dtype=x.dtype)
     work = np.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW, 1)), dtype=x.dtype)
-    with _blas_threads(blas):
+    with one_blas_thread():
         _forward_batch(x, W, b, out, work, stride, pad, rows, omp)
     return out, None
 
@@ -275,13 +257,13 @@ def conv_backward(dout, x, W, stride=1, pad=0):
     if dout.shape != (N, FN, OH, OW):
         raise ValueError(f"conv_backward: dout must have shape {(N, FN, OH, OW)}, got {dout.shape}")
     K = C * FH * FW
-    omp, blas = _threads(N, N * OH * OW * FN * K)
+    omp = _threads(N, N * OH * OW * FN * K)
     blocks = _dW_blocks(N, omp, FN * K * x.itemsize)
     dx = np.empty((N, C, H, Wd), dtype=x.dtype)
     dW_parts = np.zeros((blocks, FN * K), dtype=x.dtype)
     db_parts = np.zeros((blocks, FN), dtype=x.dtype)
     work = np.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW, 2)), dtype=x.dtype)
-    with _blas_threads(blas):
+    with one_blas_thread():
         _backward_batch(dout, x, W, dx, dW_parts, db_parts, work, stride, pad, rows, omp)
     # add the blocks' partial sums in block order (deterministic)
     dWT, db = dW_parts[0], db_parts[0]

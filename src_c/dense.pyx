@@ -1,43 +1,43 @@
 """Compiled affine (fully connected) layer: twins of ``numpy_kernels.affine_*``.
 
-All three products go to BLAS (``scipy.linalg.cython_blas``). BLAS is
-column-major while our arrays are row-major (C order); a row-major (r, c)
-matrix read column-major is its transpose (c, r). So to get the row-major
-product C = A @ B we ask BLAS for the column-major product C^T = B^T A^T,
-passing B first: no copies, only swapped arguments.
+All three products go to BLAS (``scipy.linalg.cython_blas``, through the
+row-major ``matmul_rm`` of blas_gemm.pxi):
+
+    forward   out (N, M) = x (N, D) @ W (D, M) + b       (bias first, gemm adds)
+    backward  dx  (N, D) = dout (N, M) @ W^T
+              dW  (D, M) = x^T @ dout (N, M)
+              db  (M,)   = sum of dout over the batch
+
+Threads: large products are cut into one block per OpenMP thread (rows of
+out and dx; rows of dW, i.e. columns of x), each block one single-threaded
+gemm. BLAS itself stays on one thread (``fastnn._blas``): letting OpenBLAS
+thread these products made its worker threads spin through the following
+convolution kernels and slowed a DeepConvNet step by about 40%.
 
 Arguments arrive validated by ``fastnn.kernels`` (2-D, C-contiguous, one
-float dtype, matching shapes).
-The GIL is released while the bias loop and BLAS run.
+float dtype, matching shapes). The GIL is released while the loops run.
 """
 import numpy as np
 
-from cython cimport floating
-from scipy.linalg.cython_blas cimport dgemm, sgemm
+from cython.parallel cimport prange
+
+from fastnn import _backend
+from fastnn._blas import one_blas_thread
 
 include "_openmp.pxi"
+
+ctypedef fused real:
+    float
+    double
+
+include "blas_gemm.pxi"
 
 cdef extern from "<limits.h>":
     int INT_MAX
 
-
-cdef void _gemm(
-    char transa, char transb, int m, int n, int k, floating alpha,
-    const floating* a, int lda, const floating* b, int ldb,
-    floating beta, floating* c, int ldc,
-) noexcept nogil:
-    """Column-major C = alpha * op(A) op(B) + beta * C, in the dtype of the arrays."""
-    if floating is double:
-        dgemm(&transa, &transb, &m, &n, &k, &alpha, <double*>a, &lda,
-              <double*>b, &ldb, &beta, c, &ldc)
-    else:
-        sgemm(&transa, &transb, &m, &n, &k, &alpha, <float*>a, &lda,
-              <float*>b, &ldb, &beta, c, &ldc)
-
-
-cdef inline int _ld(Py_ssize_t n) noexcept nogil:
-    """A leading dimension: BLAS wants at least 1 even for an empty matrix."""
-    return <int>n if n > 1 else 1
+#: Below this many multiply-adds a product runs on one thread, where waking
+#: a second one would cost about as much as it saves.
+PARALLEL_MIN_MADDS = 1_000_000
 
 
 def _check_blas_size(where, *dims):
@@ -47,28 +47,33 @@ def _check_blas_size(where, *dims):
             raise ValueError(f"{where}: dimension {d} is too large for BLAS (max {INT_MAX})")
 
 
-cdef void _affine_forward(
-    const floating[:, ::1] x, const floating[:, ::1] W, const floating[::1] b,
-    floating[:, ::1] out,
-) noexcept:
-    cdef Py_ssize_t N = x.shape[0], D = x.shape[1], M = W.shape[1], i, j
+cdef inline Py_ssize_t _block_start(Py_ssize_t i, Py_ssize_t blocks, Py_ssize_t n) noexcept nogil:
+    """First index of block i when n indices are cut into `blocks` near-equal blocks."""
+    return i * n // blocks
+
+
+cdef void _affine_forward(const real[:, ::1] x, const real[:, ::1] W, const real[::1] b,
+                          real[:, ::1] out, int threads) noexcept:
+    cdef Py_ssize_t N = x.shape[0], D = x.shape[1], M = W.shape[1]
+    cdef Py_ssize_t i, j, blk, r0, r1
     with nogil:
-        # Start from the bias in every row, then add x @ W with beta = 1.
-        for i in range(N):
+        for i in range(N):               # start from the bias; gemm adds x @ W (beta = 1)
             for j in range(M):
                 out[i, j] = b[j]
         if N == 0 or M == 0 or D == 0:
             return
-        # out^T (M, N) += W^T (M, D) @ x^T (D, N), all column-major views.
-        _gemm(c"N", c"N", <int>M, <int>N, <int>D, <floating>1.0,
-              &W[0, 0], _ld(M), &x[0, 0], _ld(D), <floating>1.0, &out[0, 0], _ld(M))
+        for blk in prange(threads, num_threads=threads, schedule="static"):
+            r0 = _block_start(blk, threads, N)
+            r1 = _block_start(blk + 1, threads, N)
+            if r1 > r0:                  # out[r0:r1] += x[r0:r1] @ W
+                matmul_rm(c'N', c'N', <int>(r1 - r0), <int>M, <int>D, 1, &x[r0, 0], <int>D,
+                          &W[0, 0], <int>M, 1, &out[r0, 0], <int>M)
 
 
-cdef void _affine_backward(
-    const floating[:, ::1] dout, const floating[:, ::1] x, const floating[:, ::1] W,
-    floating[:, ::1] dx, floating[:, ::1] dW, floating[::1] db,
-) noexcept:
-    cdef Py_ssize_t N = x.shape[0], D = x.shape[1], M = W.shape[1], i, j
+cdef void _affine_backward(const real[:, ::1] dout, const real[:, ::1] x, const real[:, ::1] W,
+                           real[:, ::1] dx, real[:, ::1] dW, real[::1] db, int threads) noexcept:
+    cdef Py_ssize_t N = x.shape[0], D = x.shape[1], M = W.shape[1]
+    cdef Py_ssize_t i, j, blk, r0, r1
     with nogil:
         # db = sum of dout over the batch, row by row as NumPy's sum(axis=0) does.
         for j in range(M):
@@ -77,14 +82,20 @@ cdef void _affine_backward(
             for j in range(M):
                 db[j] += dout[i, j]
         if N == 0 or M == 0 or D == 0:
-            # An empty product: dx and dW stay the zeros they were created as.
-            return
-        # dx = dout @ W^T  ->  dx^T (D, N) = W (D, M) @ dout^T (M, N).
-        _gemm(c"T", c"N", <int>D, <int>N, <int>M, <floating>1.0,
-              &W[0, 0], _ld(M), &dout[0, 0], _ld(M), <floating>0.0, &dx[0, 0], _ld(D))
-        # dW = x^T @ dout  ->  dW^T (M, D) = dout^T (M, N) @ x (N, D).
-        _gemm(c"N", c"T", <int>M, <int>D, <int>N, <floating>1.0,
-              &dout[0, 0], _ld(M), &x[0, 0], _ld(D), <floating>0.0, &dW[0, 0], _ld(M))
+            return                       # empty products: dx and dW stay zero
+        for blk in prange(threads, num_threads=threads, schedule="static"):
+            # dx[r0:r1] = dout[r0:r1] @ W^T, rows of the batch
+            r0 = _block_start(blk, threads, N)
+            r1 = _block_start(blk + 1, threads, N)
+            if r1 > r0:
+                matmul_rm(c'N', c'T', <int>(r1 - r0), <int>D, <int>M, 1, &dout[r0, 0], <int>M,
+                          &W[0, 0], <int>M, 0, &dx[r0, 0], <int>D)
+            # dW[r0:r1] = x[:, r0:r1]^T @ dout, rows of dW (columns of x, row stride D)
+            r0 = _block_start(blk, threads, D)
+            r1 = _block_start(blk + 1, threads, D)
+            if r1 > r0:
+                matmul_rm(c'T', c'N', <int>(r1 - r0), <int>M, <int>N, 1, &x[0, r0], <int>D,
+                          &dout[0, 0], <int>M, 0, &dW[r0, 0], <int>M)
 
 
 def affine_forward(x, W, b):
@@ -93,10 +104,12 @@ def affine_forward(x, W, b):
     M = W.shape[1]
     _check_blas_size("Affine.forward", N, D, M)
     out = np.empty((N, M), dtype=x.dtype)
-    if x.dtype == np.float64:
-        _affine_forward[double](x, W, b, out)
-    else:
-        _affine_forward[float](x, W, b, out)
+    threads = _backend.threads_for(N * D * M, PARALLEL_MIN_MADDS)
+    with one_blas_thread():
+        if x.dtype == np.float64:
+            _affine_forward[double](x, W, b, out, threads)
+        else:
+            _affine_forward[float](x, W, b, out, threads)
     return out
 
 
@@ -108,8 +121,10 @@ def affine_backward(dout, x, W):
     dx = np.zeros((N, D), dtype=x.dtype)
     dW = np.zeros((D, M), dtype=x.dtype)
     db = np.empty(M, dtype=x.dtype)
-    if x.dtype == np.float64:
-        _affine_backward[double](dout, x, W, dx, dW, db)
-    else:
-        _affine_backward[float](dout, x, W, dx, dW, db)
+    threads = _backend.threads_for(N * D * M, PARALLEL_MIN_MADDS)
+    with one_blas_thread():
+        if x.dtype == np.float64:
+            _affine_backward[double](dout, x, W, dx, dW, db, threads)
+        else:
+            _affine_backward[float](dout, x, W, dx, dW, db, threads)
     return dx, dW, db

@@ -1,0 +1,89 @@
+"""Keep BLAS on the calling thread while a compiled kernel runs.
+
+The compiled kernels do their own threading (OpenMP) and call BLAS
+(``scipy.linalg.cython_blas``) from inside it, one small product per thread.
+BLAS must then run single-threaded. There is a second, less obvious reason:
+OpenBLAS' worker threads, once woken by a multi-threaded call, keep spinning
+on a core for about 2**28 cycles (~0.1 s, its THREAD_TIMEOUT) before they
+sleep. A single BLAS call on two threads anywhere in a training step thus
+steals a core from the OpenMP threads for the rest of the step: measured on
+2 cores, a DeepConvNet float32 step took 106-116 ms with the affine layers'
+products on 2 BLAS threads and 65 ms with every product on one.
+
+So every compiled kernel that calls BLAS runs inside ``one_blas_thread()``,
+and splits large products over its own threads instead. The limit is set on
+entry and the user's setting restored on exit (a counter makes nested and
+concurrent uses safe); OpenBLAS' workers are never woken by fastnn.
+"""
+import threading
+
+_lock = threading.Lock()
+_state = {"controls": None, "depth": 0, "saved": ()}
+
+
+def _openblas_functions(lib):
+    """(get, set) thread-count functions of an OpenBLAS library, called directly.
+
+    threadpoolctl finds the libraries; its own setter for OpenBLAS ignores
+    calls from any thread but the first one that used it, and costs a symbol
+    lookup per call, so fastnn calls OpenBLAS' exported functions itself
+    (their names carry a prefix and suffix in SciPy's and NumPy's builds).
+    """
+    for prefix in ("", "scipy_"):
+        for suffix in ("", "64_", "_64"):
+            get = getattr(lib.dynlib, f"{prefix}openblas_get_num_threads{suffix}", None)
+            set_ = getattr(lib.dynlib, f"{prefix}openblas_set_num_threads{suffix}", None)
+            if get is not None and set_ is not None:
+                return get, set_
+    return None
+
+
+def _controls():
+    """(get, set) pairs for every loaded BLAS library (found once).
+
+    SciPy's BLAS is imported first so that the library the kernels call is
+    loaded and found. NumPy's BLAS, when separate, is limited too: the kernels
+    never call it, and keeping it on one thread costs nothing.
+    """
+    if _state["controls"] is None:
+        import scipy.linalg.cython_blas  # noqa: F401  (loads the kernels' BLAS)
+        from threadpoolctl import ThreadpoolController
+        controls = []
+        for lib in ThreadpoolController().lib_controllers:
+            if lib.user_api != "blas":
+                continue
+            direct = lib.internal_api == "openblas" and lib.threading_layer != "openmp" and _openblas_functions(lib)
+            controls.append(direct or (lib.get_num_threads, lib.set_num_threads))
+        _state["controls"] = controls
+    return _state["controls"]
+
+
+class _OneBlasThread:
+    """Context manager: BLAS limited to one thread inside, the previous counts restored after."""
+
+    def __enter__(self):
+        with _lock:
+            if _state["depth"] == 0:
+                controls = _controls()
+                _state["saved"] = [get() for get, _ in controls]
+                for _, set_threads in controls:
+                    set_threads(1)
+            _state["depth"] += 1
+        return self
+
+    def __exit__(self, *exc):
+        with _lock:
+            _state["depth"] -= 1
+            if _state["depth"] == 0:
+                for (_, set_threads), n in zip(_controls(), _state["saved"]):
+                    if n:
+                        set_threads(n)
+        return False
+
+
+_ONE_BLAS_THREAD = _OneBlasThread()
+
+
+def one_blas_thread():
+    """``with one_blas_thread(): ...`` runs the block with BLAS on one thread."""
+    return _ONE_BLAS_THREAD
