@@ -269,3 +269,19 @@ def test_time_implementations_times_each_entry_under_its_context(blocks):
     assert (ta.repeats, tb.repeats) == (3, 3) and ta.number == tb.number == 1
     assert calls == {"a": 1 + 3, "b": 1 + 3}       # one warm-up each, then the repeats
     assert ta.best <= ta.median and tb.best <= tb.median
+
+
+@pytest.mark.parametrize("blocks", [False, True])
+def test_time_implementations_waits_after_a_threaded_blas_entry(blocks, monkeypatch):
+    """OpenBLAS' workers spin ~0.1 s after a product: the other implementation waits plan.settle first."""
+    from fastnn.benchmark import _timing
+
+    order = []
+    monkeypatch.setattr(_timing.time, "sleep", lambda s: order.append(f"sleep {s}"))
+    plan = TimingPlan(repeats=2, min_repeats=2, min_time=0.0, budget=0.0, blocks=blocks, settle=0.25)
+    _timing.time_implementations([(lambda: order.append("blas"), 0.01, None, True),
+                                  (lambda: order.append("own"), 0.01, None)], plan)
+    if blocks:                           # each block: a warm-up call, then the repeats
+        assert order == ["blas"] * 3 + ["sleep 0.25"] + ["own"] * 3
+    else:                                # the warm-up calls, then the repeats take turns
+        assert order == ["blas", "own"] + ["blas", "sleep 0.25", "own"] * 2

@@ -35,6 +35,7 @@ class TimingPlan:
     min_time: float = 0.05    # seconds one repeat should last (short calls are looped)
     budget: float = 1.0       # seconds of timing per implementation per row, roughly
     blocks: bool = False      # time each implementation in one block (default: repeats take turns)
+    settle: float = 0.12      # seconds to wait after a repeat of an implementation that calls a threaded BLAS
 
 
 def _calls_and_repeats(first_call_seconds, plan):
@@ -60,9 +61,10 @@ def time_call(fn, plan, first_call_seconds=None):
 def time_implementations(entries, plan):
     """Time several implementations of one row; return one ``Timing`` each.
 
-    entries: list of (fn, first_call_seconds or None, context) where context
-    is None or a function returning a context manager entered around each
-    repeat (e.g. ``lambda: use_backend("numpy")``).
+    entries: list of (fn, first_call_seconds or None, context[, threaded_blas])
+    where context is None or a function returning a context manager entered
+    around each repeat (e.g. ``lambda: use_backend("numpy")``), and
+    threaded_blas (default False) says that fn calls a multi-threaded BLAS.
 
     Each implementation gets one more warm-up call, timed (unless its first
     call took over ``LONG_CALL`` seconds); the faster of it and the first call
@@ -73,9 +75,14 @@ def time_implementations(entries, plan):
     change in background load hits every implementation alike; a repeat that
     loops over several short calls starts with one untimed call, so that the
     thread pools of the implementation before it (OpenMP, BLAS, PyTorch's)
-    have gone quiet and its own are awake. ``plan.blocks`` times each
-    implementation in one block of repeats instead.
+    have gone quiet and its own are awake. After a repeat of an implementation
+    that calls a threaded BLAS the next one waits ``plan.settle`` seconds:
+    OpenBLAS' worker threads spin for about 0.1 s after each product (measured
+    here: 0.10 s of CPU time after a 1000x1000 product, then nothing), and
+    would otherwise take a core from whichever implementation comes next.
+    ``plan.blocks`` times each implementation in one block of repeats instead.
     """
+    entries = [tuple(e) + (False,) * (4 - len(e)) for e in entries]
     def timed(fn, context, number=1):
         with _entered(context):
             t0 = time.perf_counter()
@@ -84,7 +91,7 @@ def time_implementations(entries, plan):
             return (time.perf_counter() - t0) / number
 
     def warm_up(i):
-        fn, first, context = entries[i]
+        fn, first, context, _ = entries[i]
         if first is not None and first > LONG_CALL:
             return _calls_and_repeats(first, plan)       # one-time costs are lost in a call this long
         seconds = timed(fn, context)
@@ -99,16 +106,20 @@ def time_implementations(entries, plan):
     samples = [[] for _ in entries]
     if plan.blocks:
         plans = []
-        for i, (fn, _, context) in enumerate(entries):
+        for i, (fn, _, context, threaded_blas) in enumerate(entries):
             number, repeats = warm_up(i)
             plans.append((number, repeats))
             samples[i] = [timed(fn, context, number) for _ in range(repeats)]
+            if threaded_blas:
+                time.sleep(plan.settle)
     else:
         plans = [warm_up(i) for i in range(len(entries))]
         for round_ in range(max(repeats for _, repeats in plans)):
-            for (fn, _, context), (number, repeats), times in zip(entries, plans, samples):
+            for (fn, _, context, threaded_blas), (number, repeats), times in zip(entries, plans, samples):
                 if round_ < repeats:
                     times.append(settled_repeat(fn, context, number))
+                    if threaded_blas:
+                        time.sleep(plan.settle)
     return [Timing(statistics.median(t), min(t), len(t), number) for t, (number, _) in zip(samples, plans)]
 
 
