@@ -27,6 +27,7 @@ uses one thread per image; small problems run on one thread.
 include "_openmp.pxi"
 include "im2col_core.pxi"
 include "blas_gemm.pxi"
+include "conv_taps.pxi"
 
 import numpy as np
 
@@ -42,6 +43,12 @@ WORKSPACE_BYTES = 128 * 1024
 
 #: Below this many multiply-adds per thread, a product runs on fewer threads.
 MIN_MADDS_PER_THREAD = 2_000_000
+
+#: Stride-1 convolutions with at least this many input channels take the
+#: per-tap products of conv_taps.pxi instead of colT chunks (measured in
+#: bench/_conv_timing.py --explore: with fewer channels the per-tap products
+#: are too thin for BLAS to run at speed).
+TAPS_MIN_CHANNELS = 8
 
 #: Upper bound on the memory of the per-block partial sums of dW.
 PARTIALS_BYTES = 64 * 1024 * 1024
@@ -235,6 +242,25 @@ def _dW_blocks(N, omp, dW_bytes):
     return max(blocks, min(N, omp))
 
 
+def _by_taps(C, stride):
+    """Whether a convolution runs as per-tap products (conv_taps.pxi)."""
+    return stride == 1 and C >= TAPS_MIN_CHANNELS
+
+
+def _taps_plane(C, H, W, FW, pad):
+    """Values of a padded image with the slack the per-tap windows read past it."""
+    size = taps_plane_size(C, H + 2 * pad, W + 2 * pad, FW)
+    if size > _INT_MAX:
+        raise ValueError(f"conv: padded image of {size} values too large for BLAS")
+    return size
+
+
+def _taps_layout(W):
+    """W (FN, C, FH, FW) -> (FH*FW, FN, C): the (FN, C) matrix of each tap, contiguous."""
+    FN, C, FH, FW = W.shape
+    return np.ascontiguousarray(W.transpose(2, 3, 0, 1)).reshape(FH * FW, FN, C)
+
+
 def conv_forward(x, W, b, stride=1, pad=0):
     """x (N,C,H,W), W (FN,C,FH,FW), b (FN,) -> (out (N,FN,OH,OW), None).
 
@@ -245,6 +271,12 @@ def conv_forward(x, W, b, stride=1, pad=0):
         raise ValueError(f"conv_forward: bias must have shape ({FN},), got {b.shape}")
     omp = _threads(N, N * OH * OW * FN * C * FH * FW)
     out = np.empty((N, FN, OH, OW), dtype=x.dtype)
+    if _by_taps(C, stride):
+        plane = _taps_plane(C, H, Wd, FW, pad)
+        work = np.empty((omp, plane + FN * OH * (Wd + 2 * pad)), dtype=x.dtype)
+        with one_blas_thread():
+            _forward_batch_taps(x, _taps_layout(W), b, out, work, pad, omp)
+        return out, None
     work = np.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW, 1)), dtype=x.dtype)
     with one_blas_thread():
         _forward_batch(x, W, b, out, work, stride, pad, rows, omp)
@@ -262,13 +294,22 @@ def conv_backward(dout, x, W, stride=1, pad=0):
     dx = np.empty((N, C, H, Wd), dtype=x.dtype)
     dW_parts = np.zeros((blocks, FN * K), dtype=x.dtype)
     db_parts = np.zeros((blocks, FN), dtype=x.dtype)
-    work = np.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW, 2)), dtype=x.dtype)
+    taps = _by_taps(C, stride)
     with one_blas_thread():
-        _backward_batch(dout, x, W, dx, dW_parts, db_parts, work, stride, pad, rows, omp)
+        if taps:
+            plane = _taps_plane(C, H, Wd, FW, pad)
+            work = np.empty((omp, 2 * plane + FN * OH * (Wd + 2 * pad)), dtype=x.dtype)
+            _backward_batch_taps(dout, x, _taps_layout(W), dx, dW_parts, db_parts, work, pad, omp)
+        else:
+            work = np.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW, 2)), dtype=x.dtype)
+            _backward_batch(dout, x, W, dx, dW_parts, db_parts, work, stride, pad, rows, omp)
     # add the blocks' partial sums in block order (deterministic)
-    dWT, db = dW_parts[0], db_parts[0]
+    dW_sum, db = dW_parts[0], db_parts[0]
     for j in range(1, blocks):
-        dWT += dW_parts[j]
+        dW_sum += dW_parts[j]
         db += db_parts[j]
-    dW = np.ascontiguousarray(dWT.reshape(K, FN).T)
-    return dx, dW.reshape(FN, C, FH, FW), db
+    if taps:     # (FH, FW, FN, C) -> (FN, C, FH, FW)
+        dW = np.ascontiguousarray(dW_sum.reshape(FH, FW, FN, C).transpose(2, 3, 0, 1))
+    else:        # dW^T (K, FN) -> (FN, K)
+        dW = np.ascontiguousarray(dW_sum.reshape(K, FN).T).reshape(FN, C, FH, FW)
+    return dx, dW, db

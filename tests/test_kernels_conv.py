@@ -33,6 +33,14 @@ def tiny_parallel(monkeypatch):
     monkeypatch.setattr(im2col, "MIN_VALUES_PER_THREAD", 0)
 
 
+@pytest.fixture(params=["colT", "taps"])
+def conv_path(request, monkeypatch):
+    """Run a test on each compiled convolution: colT chunks, or (stride 1) per-tap products."""
+    from fastnn._ext import conv
+    monkeypatch.setattr(conv, "TAPS_MIN_CHANNELS", 1 if request.param == "taps" else 10 ** 9)
+    return request.param
+
+
 def random_geometry(rng):
     """A random small convolution: odd sizes, non-square kernels, stride 1-3, pad 0-2."""
     while True:
@@ -74,7 +82,7 @@ def test_im2col_col2im_match_numpy(dtype, tiny_parallel):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_conv_forward_backward_match_numpy(dtype, tiny_parallel):
+def test_conv_forward_backward_match_numpy(dtype, tiny_parallel, conv_path):
     rng = np.random.default_rng(11)
     for _ in range(40):
         N, C, H, W, FH, FW, s, p = random_geometry(rng)
@@ -96,7 +104,7 @@ def test_conv_forward_backward_match_numpy(dtype, tiny_parallel):
             close(g, r, dtype)
 
 
-def test_book_sized_layer_matches_numpy():
+def test_book_sized_layer_matches_numpy(conv_path):
     """DeepConvNet's 16->16 layer at batch 5, the shapes the speed targets use."""
     rng = np.random.default_rng(3)
     x = rng.standard_normal((5, 16, 28, 28))
@@ -153,8 +161,8 @@ def test_mixed_dtypes_promote_like_numpy():
 
 
 @pytest.mark.parametrize("threads", [1, 2, 5])
-def test_thread_counts_and_batch_one(threads, tiny_parallel):
-    """OpenMP over images (batch >= threads) and BLAS threads (batch < threads) agree."""
+def test_thread_counts_and_batch_one(threads, tiny_parallel, conv_path):
+    """Any thread count, and batches smaller than it (one thread per image), agree."""
     rng = np.random.default_rng(19)
     previous = fastnn.set_num_threads(threads)
     try:
@@ -193,7 +201,7 @@ def test_chunked_workspace_gives_same_result(monkeypatch, tiny_parallel):
         close(c, w, np.float64)
 
 
-def test_backward_is_deterministic(tiny_parallel):
+def test_backward_is_deterministic(tiny_parallel, conv_path):
     """dW and db are summed in fixed blocks of images: same bits every run and for 1-4 threads."""
     rng = np.random.default_rng(29)
     x = rng.standard_normal((19, 3, 12, 12))
