@@ -218,26 +218,42 @@ def affine_backward(dout, x, W):
 # --------------------------------------------------------------------------
 # Softmax with cross-entropy
 # --------------------------------------------------------------------------
+def _softmax_cross_entropy(name, where, what, a, t, *scalars):
+    """Check a (N, K) array ``a`` (scores or probabilities) and targets t, run kernel ``name``.
+
+    The compiled kernels check the range of integer labels in their own loop
+    (t.min() and t.max() here would cost more than the whole kernel at batch
+    100) and raise ValueError at the first label outside [0, K); that is
+    turned into the NumPy path's message, so both backends say the same.
+    """
+    a = chk.float_array(where, what, a, ndim=2)
+    chk.non_empty_batch(where, what, a)
+    fn = _impl(name)
+    compiled = fn is not getattr(numpy_kernels, name)
+    targets = chk.labels_or_targets(where, t, *a.shape, check_range=not compiled)
+    if targets.ndim == 2:
+        targets = targets.astype(a.dtype, copy=False)
+    a, targets = np.ascontiguousarray(a), np.ascontiguousarray(targets)
+    if not compiled:
+        return fn(a, targets, *scalars)
+    try:
+        return fn(a, targets, *scalars)
+    except ValueError:
+        if targets.ndim == 1:
+            chk.labels_in_range(where, t, a.shape[1])
+        raise
+
+
 def softmax_cross_entropy_forward(x, t):
     """x (N, K) scores, t (N,) labels or (N, K) targets -> (mean loss, y (N, K))."""
-    where = "SoftmaxWithLoss.forward"
-    x = chk.float_array(where, "scores", x, ndim=2)
-    chk.non_empty_batch(where, "scores", x)
-    t = chk.labels_or_targets(where, t, *x.shape)
-    x = np.ascontiguousarray(x)
-    t = np.ascontiguousarray(t if t.ndim == 1 else t.astype(x.dtype, copy=False))
-    return _impl("softmax_cross_entropy_forward")(x, t)
+    return _softmax_cross_entropy(
+        "softmax_cross_entropy_forward", "SoftmaxWithLoss.forward", "scores", x, t)
 
 
 def softmax_cross_entropy_backward(y, t, dout=1.0):
     """y (N, K) from the forward pass, t as there -> dx (N, K) = dout * (y - t) / N."""
-    where = "SoftmaxWithLoss.backward"
-    y = chk.float_array(where, "y", y, ndim=2)
-    chk.non_empty_batch(where, "y", y)
-    t = chk.labels_or_targets(where, t, *y.shape)
-    y = np.ascontiguousarray(y)
-    t = np.ascontiguousarray(t if t.ndim == 1 else t.astype(y.dtype, copy=False))
-    return _impl("softmax_cross_entropy_backward")(y, t, float(dout))
+    return _softmax_cross_entropy(
+        "softmax_cross_entropy_backward", "SoftmaxWithLoss.backward", "y", y, t, float(dout))
 
 
 # --------------------------------------------------------------------------

@@ -96,8 +96,13 @@ def input_shape_4d(where, input_shape):
     return shape
 
 
-def labels_or_targets(where, t, n, k):
-    """Check targets for a (n, k) score matrix: (n,) int labels in [0, k) or (n, k) floats."""
+def labels_or_targets(where, t, n, k, check_range=True):
+    """Check targets for a (n, k) score matrix: (n,) int labels in [0, k) or (n, k) floats.
+
+    Labels come back as int64. check_range=False leaves out the range check
+    (the compiled softmax kernels make it in their own loop, where it costs
+    nothing; ``fastnn.kernels`` then calls labels_in_range for the message).
+    """
     if not isinstance(t, np.ndarray):
         t = np.asarray(t)
     if t.ndim == 1:
@@ -105,8 +110,8 @@ def labels_or_targets(where, t, n, k):
             raise TypeError(f"{where}: 1-D targets must be integer class labels, got dtype {t.dtype}")
         if t.shape[0] != n:
             raise ValueError(f"{where}: {t.shape[0]} labels for a batch of {n}")
-        if n and (t.min() < 0 or t.max() >= k):
-            raise ValueError(f"{where}: labels must lie in [0, {k}), got values in [{t.min()}, {t.max()}]")
+        if check_range:
+            labels_in_range(where, t, k)
         return t.astype(np.int64, copy=False)
     if t.ndim == 2:
         if t.shape != (n, k):
@@ -115,3 +120,12 @@ def labels_or_targets(where, t, n, k):
             raise TypeError(f"{where}: targets must be numeric, got dtype {t.dtype}")
         return t
     raise ValueError(f"{where}: targets must be (N,) labels or (N, K) one-hot, got shape {t.shape}")
+
+
+def labels_in_range(where, labels, k):
+    """Raise ValueError unless every integer label lies in [0, k)."""
+    labels = np.asarray(labels)
+    if labels.size and (labels.min() < 0 or labels.max() >= k):
+        raise ValueError(
+            f"{where}: labels must lie in [0, {k}), got values in [{labels.min()}, {labels.max()}]"
+        )
