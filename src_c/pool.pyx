@@ -79,6 +79,48 @@ cdef inline floating _max_2x2(
     return best
 
 
+cdef bint _pool_plane_2x2(
+    const floating* img, floating* out, int64_t* arg,
+    Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW,
+) noexcept nogil:
+    """The book's pooling, 2x2 windows with stride 2 and no padding, of one plane.
+
+    Straight-line code over each output row, no calls and no branches: the
+    general loop's data-dependent branches were mispredicted about half of the
+    time on real activations (SimpleConvNet's (100, 30, 24, 24) float32 on
+    one thread: 2.4-2.9 ms general, 0.6 ms here). NaNs are not handled
+    here: the return value says whether the plane held one, and the caller
+    then redoes the plane with the exact general code.
+    """
+    cdef Py_ssize_t oy, ox
+    cdef const floating* top
+    cdef const floating* bottom
+    cdef floating a, b, c, d, best
+    cdef int na, nb
+    cdef bint nan = False
+    for oy in range(OH):
+        top = img + 2 * oy * W
+        bottom = top + W
+        for ox in range(OW):
+            a = top[2 * ox]
+            b = top[2 * ox + 1]
+            c = bottom[2 * ox]
+            d = bottom[2 * ox + 1]
+            # the value: the first maximum in window order (a, b, c, d)
+            best = a
+            best = b if b > best else best
+            best = c if c > best else best
+            best = d if d > best else best
+            # its position: how many cells come before the first one equal to
+            # it (computed from 0/1 comparisons: no branch to mispredict)
+            na = a != best
+            nb = na & (b != best)
+            out[oy * OW + ox] = best
+            arg[oy * OW + ox] = na + nb + (nb & (c != best))
+            nan = nan | (a != a) | (b != b) | (c != c) | (d != d)
+    return nan
+
+
 cdef void _pool_plane(
     const floating* img, floating* out, int64_t* arg,
     Py_ssize_t H, Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW,
@@ -149,10 +191,16 @@ cdef void _forward(
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
     cdef Py_ssize_t plane, n, c
+    # 2x2 windows, stride 2, no padding, every window inside the image
+    cdef bint book_case = (pool_h == 2 and pool_w == 2 and stride == 2 and pad == 0
+                           and 2 * OH <= H and 2 * OW <= W)
     with nogil:
         for plane in prange(N * C, num_threads=threads, schedule="static"):
             n = plane // C
             c = plane % C
+            if book_case and not _pool_plane_2x2(&x[n, c, 0, 0], &out[n, c, 0, 0],
+                                                 &arg[n, c, 0, 0], W, OH, OW):
+                continue
             _pool_plane(&x[n, c, 0, 0], &out[n, c, 0, 0], &arg[n, c, 0, 0],
                         H, W, OH, OW, pool_h, pool_w, stride, pad)
 
