@@ -57,11 +57,13 @@ def test_book_and_odd_shapes_match_numpy(shape, ph, pw, stride, pad, dtype, rng)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("values", ["zeros", "few_levels", "negative_with_padding", "nan"])
+@pytest.mark.parametrize("values", ["zeros", "signed_zeros", "few_levels", "negative_with_padding", "nan"])
 def test_ties_padding_and_nan_give_identical_argmax(values, dtype, rng):
     shape = (2, 3, 8, 7)
     if values == "zeros":
         x = np.zeros(shape)                                    # every cell ties
+    elif values == "signed_zeros":
+        x = rng.choice([-0.0, 0.0], size=shape)                # ties that differ in sign
     elif values == "few_levels":
         x = rng.integers(0, 3, size=shape).astype(float)       # many ties
     elif values == "negative_with_padding":
@@ -74,6 +76,7 @@ def test_ties_padding_and_nan_give_identical_argmax(values, dtype, rng):
         (out_ref, arg_ref), (out, arg) = on_both_backends("maxpool_forward", x, ph, pw, stride, pad)
         np.testing.assert_array_equal(arg, arg_ref)
         np.testing.assert_array_equal(out, out_ref)            # NaN == NaN here
+        np.testing.assert_array_equal(np.signbit(out), np.signbit(out_ref))
         check_pool(x, ph, pw, stride, pad, rng)
     if values == "zeros":
         assert np.all(arg == 0)                                 # the first maximum wins
