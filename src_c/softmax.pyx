@@ -1,17 +1,19 @@
 """Compiled softmax with cross-entropy: twins of ``numpy_kernels.softmax_cross_entropy_*``.
 
-The NumPy reference makes a temporary array per step (max, x - max, exp,
-sum, divide, log); here each row is done in one pass over its K scores:
+The NumPy reference makes a temporary array of the whole batch per step
+(max, x - max, exp, sum, divide, log); here the rows go in blocks that stay
+in the L1 cache (up to 64 rows, about 2048 scores), each row computing
 
     m = max_k x[k];   e[k] = exp(x[k] - m);   s = sum_k e[k];   y[k] = e[k] / s
     loss_row = -log(y[label] + 1e-7)
 
 and the mean over the batch is the loss (1e-7 inside the log as in the book).
-Large batches are split over threads by rows.
+Large batches are split over threads by blocks.
 
 exp is the vectorisable polynomial of softmax_exp.h (within 1 ulp of libm's)
 for x[k] - m >= -708 (float32: -87), and libm's exp below that, where the
-result is subnormal or 0.
+result is subnormal or 0. A row with a NaN or +inf score comes out all NaN,
+as in NumPy.
 
 Targets come in two forms, as in the book:
 
@@ -47,13 +49,6 @@ cdef extern from "softmax_exp.h" nogil:
 
 # Below this many scores a call is too small to be worth threads.
 PARALLEL_MIN_WORK = 1 << 15
-
-
-# 0-size placeholders for arguments a call does not use
-_NO_LABELS = np.zeros(0, dtype=np.int64)
-_EMPTY_F64 = np.zeros(0, dtype=np.float64)
-_EMPTY_2D_F64 = np.zeros((0, 0), dtype=np.float64)
-_EMPTY_2D_F32 = np.zeros((0, 0), dtype=np.float32)
 
 
 cdef inline void _fast_exp_inplace(floating* y, Py_ssize_t n) noexcept nogil:
@@ -180,8 +175,8 @@ cdef void _forward_block(
 
 cdef double _forward(
     const floating[:, ::1] x, const int64_t[::1] labels, const floating[:, ::1] t,
-    bint use_labels, floating[:, ::1] y, double[::1] row_loss, int threads,
-) noexcept:
+    bint use_labels, floating[:, ::1] y, int threads,
+):
     """Fill y with the softmax rows; return the summed cross-entropy of the rows.
 
     The rows go in blocks (see _softmax_block). With several threads the
@@ -193,23 +188,26 @@ cdef double _forward(
     cdef Py_ssize_t rows = max(1, min(<Py_ssize_t>BLOCK_ROWS, BLOCK_SCORES // K))
     cdef Py_ssize_t blocks = (N + rows - 1) // rows
     cdef double block_loss[BLOCK_ROWS]
+    cdef double[::1] row_loss
     cdef double total = 0
-    with nogil:
-        if threads <= 1:
+    if threads <= 1:
+        with nogil:
             for b in range(blocks):
                 i0 = b * rows
                 i1 = min(N, i0 + rows)
                 _forward_block(x, labels, t, use_labels, y, i0, i1, block_loss)
                 for i in range(i1 - i0):
                     total += block_loss[i]
-            return total
+        return total
+    row_loss = np.empty(N)
+    with nogil:
         for b in prange(blocks, num_threads=threads, schedule="static"):
             i0 = b * rows
             i1 = min(N, i0 + rows)
             _forward_block(x, labels, t, use_labels, y, i0, i1, &row_loss[i0])
         for i in range(N):
             total += row_loss[i]
-        return total
+    return total
 
 
 cdef void _backward_labels(
@@ -243,20 +241,18 @@ def softmax_cross_entropy_forward(x, t):
     """x (N, K) scores, t (N,) int64 labels or (N, K) targets -> (mean loss, y (N, K))."""
     cdef Py_ssize_t N = x.shape[0], K = x.shape[1]
     cdef bint use_labels = t.ndim == 1
-    # The unused one of (labels, targets) gets a 0-size placeholder.
-    cdef const int64_t[::1] labels = t if use_labels else _NO_LABELS
+    # The unused one of (labels, targets) is passed as None (an empty memoryview).
+    cdef const int64_t[::1] labels = t if use_labels else None
     if use_labels:
         _check_labels(labels, K)
+    targets = None if use_labels else t
     cdef int threads = _backend.threads_for(N * K, PARALLEL_MIN_WORK)
-    cdef double[::1] row_loss = np.empty(N) if threads > 1 else _EMPTY_F64
     y = np.empty_like(x)
     cdef double total
     if x.dtype == np.float64:
-        targets = _EMPTY_2D_F64 if use_labels else t
-        total = _forward[double](x, labels, targets, use_labels, y, row_loss, threads)
+        total = _forward[double](x, labels, targets, use_labels, y, threads)
     else:
-        targets = _EMPTY_2D_F32 if use_labels else t
-        total = _forward[float](x, labels, targets, use_labels, y, row_loss, threads)
+        total = _forward[float](x, labels, targets, use_labels, y, threads)
     return total / N, y
 
 
