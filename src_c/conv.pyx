@@ -59,12 +59,19 @@ _INT_MAX = 2 ** 31 - 1   # BLAS takes 32-bit int sizes
 # --------------------------------------------------------------------------
 # One image
 # --------------------------------------------------------------------------
+cdef inline real relu_value(real v) noexcept nogil:
+    """max(v, 0) as np.maximum(v, 0) computes it (NaN stays NaN, -0.0 becomes 0),
+    the same rule as the ReLU kernel in elementwise.pyx."""
+    return v if (v > 0) | (v != v) else 0
+
+
 cdef void _forward_image(const real* img, const real* Wm, const real* b, real* out,
                          real* colT, real* xpad, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                          Py_ssize_t FN, Py_ssize_t FH, Py_ssize_t FW,
                          Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t OH, Py_ssize_t OW,
-                         Py_ssize_t rows) noexcept nogil:
-    """out (FN, OH*OW) = W (FN, K) @ colT (K, OH*OW) + b, `rows` output rows at a time.
+                         Py_ssize_t rows, bint relu) noexcept nogil:
+    """out (FN, OH*OW) = W (FN, K) @ colT (K, OH*OW) + b, `rows` output rows at a time,
+    then max(out, 0) if relu (on each chunk while it is still in cache).
 
     xpad receives the padded image when pad > 0.
     """
@@ -81,6 +88,10 @@ cdef void _forward_image(const real* img, const real* Wm, const real* b, real* o
                 out[f * P + p] = b[f]
         matmul_rm(c'N', c'N', <int>FN, <int>Pc, <int>K, 1, Wm, <int>K, colT, <int>Pc,
                   1, out + p0, <int>P)
+        if relu:
+            for f in range(FN):
+                for p in range(p0, p0 + Pc):
+                    out[f * P + p] = relu_value(out[f * P + p])
         oy0 = oy1
 
 
@@ -149,7 +160,7 @@ cdef void _backward_image(const real* img, const real* Wm, const real* dout, rea
 # --------------------------------------------------------------------------
 def _forward_batch(const real[:, :, :, ::1] x, const real[:, :, :, ::1] Wt, const real[::1] b,
                    real[:, :, :, ::1] out, real[:, ::1] work,
-                   Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t rows, int nthreads):
+                   Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t rows, bint relu, int nthreads):
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t FN = Wt.shape[0], FH = Wt.shape[2], FW = Wt.shape[3]
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
@@ -160,7 +171,7 @@ def _forward_batch(const real[:, :, :, ::1] x, const real[:, :, :, ::1] Wt, cons
         for n in prange(N, schedule="dynamic"):
             _forward_image(&x[n, 0, 0, 0], &Wt[0, 0, 0, 0], &b[0], &out[n, 0, 0, 0],
                            colT, colT + C * FH * FW * rows * OW,
-                           C, H, W, FN, FH, FW, stride, pad, OH, OW, rows)
+                           C, H, W, FN, FH, FW, stride, pad, OH, OW, rows, relu)
 
 
 def _backward_batch(const real[:, :, :, ::1] dout, const real[:, :, :, ::1] x,
@@ -261,10 +272,11 @@ def _taps_layout(W):
     return np.ascontiguousarray(W.transpose(2, 3, 0, 1)).reshape(FH * FW, FN, C)
 
 
-def conv_forward(x, W, b, stride=1, pad=0):
+def conv_forward(x, W, b, stride=1, pad=0, relu=False):
     """x (N,C,H,W), W (FN,C,FH,FW), b (FN,) -> (out (N,FN,OH,OW), None).
 
     As ``numpy_kernels.conv_forward``; no im2col matrix is kept, hence None.
+    relu: return max(out, 0) instead, applied while each part is in cache.
     """
     N, C, H, Wd, FN, FH, FW, OH, OW, rows = _plan("conv_forward", x, W, stride, pad)
     if b.ndim != 1 or b.shape[0] != FN:
@@ -275,11 +287,11 @@ def conv_forward(x, W, b, stride=1, pad=0):
         plane = _taps_plane(C, H, Wd, FW, pad)
         work = np.empty((omp, plane + FN * OH * (Wd + 2 * pad)), dtype=x.dtype)
         with one_blas_thread():
-            _forward_batch_taps(x, _taps_layout(W), b, out, work, pad, omp)
+            _forward_batch_taps(x, _taps_layout(W), b, out, work, pad, relu, omp)
         return out, None
     work = np.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW, 1)), dtype=x.dtype)
     with one_blas_thread():
-        _forward_batch(x, W, b, out, work, stride, pad, rows, omp)
+        _forward_batch(x, W, b, out, work, stride, pad, rows, relu, omp)
     return out, None
 
 

@@ -46,8 +46,9 @@ cdef void _pad_with_slack(const real* img, Py_ssize_t C, Py_ssize_t H, Py_ssize_
 cdef void _forward_image_taps(const real* img, const real* Wtaps, const real* b, real* out,
                               real* xpad, real* wide, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                               Py_ssize_t FN, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t pad,
-                              Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
-    """out (FN, OH, OW) = conv of one image, stride 1. Wtaps (FH*FW, FN, C): W_t per tap."""
+                              Py_ssize_t OH, Py_ssize_t OW, bint relu) noexcept nogil:
+    """out (FN, OH, OW) = conv of one image, stride 1, then max(out, 0) if relu.
+    Wtaps (FH*FW, FN, C): W_t per tap."""
     cdef Py_ssize_t Hp = H + 2 * pad, Wp = W + 2 * pad, J = OH * Wp
     cdef Py_ssize_t t, f, oy, ox
     cdef const real* row
@@ -64,8 +65,12 @@ cdef void _forward_image_taps(const real* img, const real* Wtaps, const real* b,
         for oy in range(OH):
             row = wide + f * J + oy * Wp
             dst = out + (f * OH + oy) * OW
-            for ox in range(OW):
-                dst[ox] = row[ox] + bias
+            if relu:
+                for ox in range(OW):
+                    dst[ox] = relu_value(row[ox] + bias)
+            else:
+                for ox in range(OW):
+                    dst[ox] = row[ox] + bias
 
 
 cdef void _backward_image_taps(const real* img, const real* Wtaps, const real* dout, real* dx,
@@ -101,7 +106,8 @@ cdef void _backward_image_taps(const real* img, const real* Wtaps, const real* d
 
 
 def _forward_batch_taps(const real[:, :, :, ::1] x, const real[:, :, ::1] Wtaps, const real[::1] b,
-                        real[:, :, :, ::1] out, real[:, ::1] work, Py_ssize_t pad, int nthreads):
+                        real[:, :, :, ::1] out, real[:, ::1] work, Py_ssize_t pad, bint relu,
+                        int nthreads):
     """Every image of the batch through _forward_image_taps, images shared out over threads."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t FN = out.shape[1], OH = out.shape[2], OW = out.shape[3]
@@ -113,7 +119,7 @@ def _forward_batch_taps(const real[:, :, :, ::1] x, const real[:, :, ::1] Wtaps,
         xpad = &work[threadid(), 0]          # the padded image, then the wide grid
         for n in prange(N, schedule="dynamic"):
             _forward_image_taps(&x[n, 0, 0, 0], &Wtaps[0, 0, 0], &b[0], &out[n, 0, 0, 0],
-                                xpad, xpad + plane, C, H, W, FN, FH, FW, pad, OH, OW)
+                                xpad, xpad + plane, C, H, W, FN, FH, FW, pad, OH, OW, relu)
 
 
 def _backward_batch_taps(const real[:, :, :, ::1] dout, const real[:, :, :, ::1] x,

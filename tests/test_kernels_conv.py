@@ -223,6 +223,7 @@ def test_backward_is_deterministic(tiny_parallel, conv_path):
 def test_im2col_col2im_are_adjoint(dtype, tiny_parallel):
     """<im2col(x), c> == <x, col2im(c)> for random x and c."""
     rng = np.random.default_rng(31)
+    cases_with_nan = 0
     for _ in range(15):
         N, C, H, W, FH, FW, s, p = random_geometry(rng)
         x = rng.standard_normal((N, C, H, W)).astype(dtype)
@@ -286,3 +287,34 @@ def test_direct_calls_check_shapes():
         im2col.im2col(x, 6, 6, 1, 0)
     with pytest.raises(ValueError):                     # memoryviews refuse non-contiguous data
         im2col.im2col(np.zeros((2, 3, 5, 10))[..., ::2], 3, 3, 1, 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conv_forward_with_relu_is_relu_of_conv_forward(dtype, tiny_parallel, conv_path):
+    """relu=True gives exactly relu_forward(conv_forward(...)) on each backend, NaNs included."""
+    rng = np.random.default_rng(31)
+    cases_with_nan = 0
+    for _ in range(15):
+        N, C, H, W, FH, FW, s, p = random_geometry(rng)
+        FN = int(rng.integers(1, 6))
+        x = rng.standard_normal((N, C, H, W)).astype(dtype)
+        x.flat[rng.integers(0, x.size)] = np.nan
+        Wt = rng.standard_normal((FN, C, FH, FW)).astype(dtype)
+        b = rng.standard_normal(FN).astype(dtype)
+        results = {}
+        for backend in ("numpy", "cython"):
+            plain, _ = on(backend, kernels.conv_forward, x, Wt, b, s, p)
+            fused, _ = on(backend, kernels.conv_forward, x, Wt, b, s, p, True)
+            assert fused.dtype == dtype and fused.shape == plain.shape
+            np.testing.assert_array_equal(fused, on(backend, kernels.relu_forward, plain))
+            results[backend] = fused
+        cases_with_nan += bool(np.isnan(results["cython"]).any())
+        np.testing.assert_array_equal(np.isnan(results["cython"]), np.isnan(results["numpy"]))
+        close(np.nan_to_num(results["cython"]), np.nan_to_num(results["numpy"]), dtype)
+    assert cases_with_nan >= 5          # the NaN reached the output in enough cases
+
+
+def test_conv_forward_relu_flag_must_be_a_bool():
+    x = np.zeros((1, 1, 4, 4))
+    with pytest.raises(TypeError, match="Convolution.forward: relu must be True or False"):
+        kernels.conv_forward(x, np.zeros((1, 1, 2, 2)), np.zeros(1), 1, 0, "yes")

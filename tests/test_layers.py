@@ -8,7 +8,7 @@ from fastnn import functions as F
 from fastnn.gradient import numerical_gradient
 from fastnn.layers import (
     Affine, AddLayer, BatchNormalization, Convolution, Dropout, MulLayer,
-    Pooling, Relu, Sigmoid, SoftmaxWithLoss,
+    Pooling, Relu, Sigmoid, SoftmaxWithLoss, forward_layers, is_conv_relu_pair,
 )
 
 RTOL, ATOL = 1e-6, 1e-8
@@ -431,3 +431,45 @@ def test_conv_and_pool_identities(name, case, seed):
         pdx = pool.backward(pdout)
         assert pdx.shape == x.shape
         assert np.sum(pdx * x) == pytest.approx(np.sum(pdout * pout), rel=1e-9, abs=1e-9)
+
+
+def _conv_relu_pool(rng, dtype):
+    W = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    return [Convolution(W, b, stride=1, pad=1), Relu(), Pooling(2, 2, stride=2)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_forward_layers_fuses_conv_relu_with_the_same_numbers_and_state(backend, rng, dtype):
+    x = rng.standard_normal((2, 3, 6, 6)).astype(dtype)
+    fused, plain = _conv_relu_pool(np.random.default_rng(0), dtype), _conv_relu_pool(np.random.default_rng(0), dtype)
+    assert is_conv_relu_pair(fused[0], fused[1]) and not is_conv_relu_pair(fused[1], fused[2])
+    out = forward_layers(fused, x)
+    h = x
+    for layer in plain:
+        h = layer.forward(h)
+    np.testing.assert_array_equal(out, h)
+    np.testing.assert_array_equal(fused[1].out, plain[1].out)     # the Relu holds its output
+    assert fused[0].x is x
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    d_fused, d_plain = dout, dout
+    for a, b in zip(reversed(fused), reversed(plain)):
+        d_fused, d_plain = a.backward(d_fused), b.backward(d_plain)
+    np.testing.assert_array_equal(d_fused, d_plain)
+    np.testing.assert_array_equal(fused[0].dW, plain[0].dW)
+
+
+def test_forward_layers_calls_a_forward_replaced_on_the_instance(rng):
+    layers = _conv_relu_pool(rng, np.float64)
+    seen = []
+    original = layers[1].forward
+    layers[1].forward = lambda x: seen.append(x.shape) or original(x)
+    assert not is_conv_relu_pair(layers[0], layers[1])
+    forward_layers(layers, rng.standard_normal((1, 3, 6, 6)))
+    assert seen == [(1, 4, 6, 6)]
+
+
+def test_forward_layers_passes_train_flg_to_dropout(rng):
+    x = np.ones((4, 50))
+    assert np.all(forward_layers([Dropout(0.5)], x, train_flg=False) == 0.5)
+    assert np.any(forward_layers([Dropout(0.5)], x, train_flg=True) == 0)

@@ -3,7 +3,9 @@
 The layers of a book-style network are timed in place: each layer instance's
 ``forward``/``backward`` is shadowed by a timing wrapper for the duration of
 the measurement (then removed), and so are the loss layer and the optimizer's
-``update``. The median over several steps is reported, so that a step slowed
+``update``. A Convolution followed by a Relu runs as one kernel
+(``Convolution.forward_relu``): its forward time includes the ReLU's, and
+the Relu row has a backward time only. The median over several steps is reported, so that a step slowed
 by another process does not count.
 """
 import statistics
@@ -12,6 +14,7 @@ import time
 import numpy as np
 
 from .._backend import use_backend
+from ..layers import is_conv_relu_pair
 from ..optimizer import Adam
 from ._torch_nets import book_layers
 
@@ -41,9 +44,14 @@ def step_breakdown(net, x, t, backend="cython", steps=15, warmup=3):
             return out
         return run
 
-    for label, layer in named:
+    # the pairs that run as one kernel keep doing so: their forward_relu is timed
+    fused = {i for i in range(len(parts) - 1) if is_conv_relu_pair(parts[i], parts[i + 1])}
+    for i, (label, layer) in enumerate(named):
         labels.append(label)
-        layer.forward = timing((label, "fwd"), layer.forward)
+        if i in fused:
+            layer.forward_relu = timing((label, "fwd"), layer.forward_relu)
+        elif i - 1 not in fused:
+            layer.forward = timing((label, "fwd"), layer.forward)
         layer.backward = timing((label, "bwd"), layer.backward)
     opt = Adam()
     update = timing(("   Adam update", "fwd"), opt.update)
@@ -60,7 +68,7 @@ def step_breakdown(net, x, t, backend="cython", steps=15, warmup=3):
                 whole.append(time.perf_counter() - t0)
     finally:
         for _, layer in named:
-            for attr in ("forward", "backward"):
+            for attr in ("forward", "backward", "forward_relu"):
                 layer.__dict__.pop(attr, None)
 
     def median_ms(key):

@@ -176,20 +176,26 @@ def breakdown_section(tables, batch):
     out = ["", "## Where a compiled train step spends its time", "",
            f"Median milliseconds per layer over several train steps (batch {batch}, compiled backend), "
            "measured by timing each layer's forward and backward in place. The rows above say how fast; "
-           "this says where the remaining time goes, for the kernel authors."]
+           "this says where the remaining time goes, for the kernel authors. A Relu right after a "
+           "Convolution runs inside the convolution's kernel (`Convolution.forward_relu`): its forward "
+           "time is counted in the Convolution row."]
     for name, (rows, totals) in tables.items():
         out += ["", f"**{name}** — whole step: float64 {totals['float64']:.3g} ms, "
                     f"float32 {totals['float32']:.3g} ms", "",
                 "| layer | float64 forward | float64 backward | float64 % of step | float32 forward | "
                 "float32 backward | float32 % of step |",
                 "|---|---:|---:|---:|---:|---:|---:|"]
+        previous = ""
         for part, by_dtype in rows:
             cells = [part.strip()]
+            fused = part.split()[-1] == "Relu" and previous.split()[-1:] == ["Convolution"]
             for dt in ("float64", "float32"):
                 fwd, bwd = by_dtype[dt]
                 share = ((fwd or 0) + (bwd or 0)) / totals[dt]
-                cells += [_fmt_plain_ms(fwd), _fmt_plain_ms(bwd), f"{share:.0%}"]
+                cells += ["in Convolution" if fused and fwd is None else _fmt_plain_ms(fwd),
+                          _fmt_plain_ms(bwd), f"{share:.0%}"]
             out.append("| " + " | ".join(cells) + " |")
+            previous = part
     return out
 
 

@@ -128,15 +128,21 @@ def _conv_args(where, x, W, stride, pad):
     return x, W, OH, OW
 
 
-def conv_forward(x, W, b, stride=1, pad=0):
-    """Convolution: x (N,C,H,W), W (FN,C,FH,FW), b (FN,) -> (out (N,FN,OH,OW), col or None)."""
+def conv_forward(x, W, b, stride=1, pad=0, relu=False):
+    """Convolution: x (N,C,H,W), W (FN,C,FH,FW), b (FN,) -> (out (N,FN,OH,OW), col or None).
+
+    relu=True returns max(out, 0) instead, the output of a Relu layer placed
+    after the convolution, in the same pass over the output.
+    """
     where = "Convolution.forward"
     x, W, _, _ = _conv_args(where, x, W, stride, pad)
     b = chk.float_array(where, "bias b", b)
     if b.size != W.shape[0]:
         raise ValueError(f"{where}: bias has {b.size} values for {W.shape[0]} filters")
+    if not isinstance(relu, (bool, np.bool_)):
+        raise TypeError(f"{where}: relu must be True or False, got {relu!r}")
     x, W, b = _same_dtype(x, W, b.reshape(-1))
-    return _impl("conv_forward")(x, W, b, int(stride), int(pad))
+    return _impl("conv_forward")(x, W, b, int(stride), int(pad), bool(relu))
 
 
 def conv_backward(dout, x, W, stride=1, pad=0, col=None):

@@ -66,13 +66,15 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
 # --------------------------------------------------------------------------
 # Convolution
 # --------------------------------------------------------------------------
-def conv_forward(x, W, b, stride=1, pad=0):
+def conv_forward(x, W, b, stride=1, pad=0, relu=False):
     """out[n, f] = sum over (c, fy, fx) of W[f, c, fy, fx] * patch + b[f].
 
     x: (N, C, H, W), W: (FN, C, FH, FW), b: (FN,)
     -> (out (N, FN, OH, OW), col (N*OH*OW, C*FH*FW)).
     ``col`` is the im2col matrix, returned so that the backward pass can reuse
     it (the compiled kernel never builds it whole and returns None).
+    relu=True returns relu_forward(out) instead (the compiled kernel applies
+    it while the output is in cache).
     """
     FN, C, FH, FW = W.shape
     N, _, H, Wd = x.shape
@@ -80,6 +82,8 @@ def conv_forward(x, W, b, stride=1, pad=0):
     OW = out_size(Wd, FW, stride, pad)
     col = im2col(x, FH, FW, stride, pad)
     out = col @ W.reshape(FN, -1).T + b                    # (N*OH*OW, FN)
+    if relu:
+        out = relu_forward(out)
     return out.reshape(N, OH, OW, FN).transpose(0, 3, 1, 2), col
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..gradient import numerical_gradient as _numerical_gradient
-from ..layers import Affine, Convolution, Dropout, Pooling, Relu, SoftmaxWithLoss
+from ..layers import Affine, Convolution, Dropout, Pooling, Relu, SoftmaxWithLoss, forward_layers
 from ._base import BookNet, check_dtype, gaussian, positive_size
 from .simple_convnet import conv_output_hw, conv_param_values
 
@@ -83,13 +83,8 @@ class DeepConvNet(BookNet):
 
     def predict(self, x, train_flg=False):
         """Scores (N, output_size) of inputs (N, C, H, W); dropout acts only if train_flg."""
-        x = self._as_input(x)
-        for layer in self.layers:
-            if isinstance(layer, Dropout):
-                x = layer.forward(x, train_flg)
-            else:
-                x = layer.forward(x)
-        return x
+        # the book's loop over the layers (Convolution + Relu run as one kernel)
+        return forward_layers(self.layers, self._as_input(x), train_flg)
 
     def loss(self, x, t):
         """Mean cross-entropy in training mode (a fresh dropout mask each call)."""

@@ -4,7 +4,7 @@ import numbers
 import numpy as np
 
 from ..gradient import numerical_gradient as _numerical_gradient
-from ..layers import Affine, Convolution, Pooling, Relu, SoftmaxWithLoss
+from ..layers import Affine, Convolution, Pooling, Relu, SoftmaxWithLoss, forward_layers
 from ._base import BookNet, check_dtype, gaussian, positive_size
 
 _CONV_KEYS = ("filter_num", "filter_size", "pad", "stride")
@@ -88,10 +88,8 @@ class SimpleConvNet(BookNet):
 
     def predict(self, x):
         """Scores (N, output_size) of inputs (N, C, H, W)."""
-        x = self._as_input(x)
-        for layer in self.layers.values():
-            x = layer.forward(x)
-        return x
+        # the book's loop over the layers (Convolution + Relu run as one kernel)
+        return forward_layers(self.layers.values(), self._as_input(x))
 
     def loss(self, x, t):
         """Mean cross-entropy; t: (N,) labels or (N, K) one-hot."""
