@@ -385,6 +385,15 @@ class Convolution:
         relu.out = out
         return out
 
+    def backward_relu(self, dout, relu):
+        """``self.backward(relu.backward(dout))`` in one kernel, after forward_relu."""
+        x = _after_forward("Convolution.backward", self.x)
+        out = _after_forward("Relu.backward", relu.out)
+        dx, self.dW, self.db = kernels.conv_backward(
+            dout, x, self.W, self.stride, self.pad, col=self.col, relu_out=out
+        )
+        return dx
+
     def backward(self, dout):
         x = _after_forward("Convolution.backward", self.x)
         dx, self.dW, self.db = kernels.conv_backward(
@@ -424,11 +433,12 @@ class Pooling:
 
 
 def is_conv_relu_pair(layer, following):
-    """Whether ``forward_layers`` runs these two layers as one kernel: a
-    Convolution directly followed by a Relu, neither of whose ``forward`` was
-    replaced on the instance (by a hook that expects to be called)."""
+    """Whether ``forward_layers``/``backward_layers`` run these two layers as
+    one kernel: a Convolution directly followed by a Relu, neither of whose
+    ``forward``/``backward`` was replaced on the instance (by a hook that
+    expects to be called)."""
     return (type(layer) is Convolution and type(following) is Relu
-            and "forward" not in vars(layer) and "forward" not in vars(following))
+            and not {"forward", "backward"} & (vars(layer).keys() | vars(following).keys()))
 
 
 def forward_layers(layers, x, train_flg=False):
@@ -456,8 +466,24 @@ def forward_layers(layers, x, train_flg=False):
     return x
 
 
+def backward_layers(layers, dout):
+    """Backpropagate dout through ``layers`` in reverse order, as the book's
+    ``gradient`` loops do; a Convolution + Relu pair (``is_conv_relu_pair``)
+    runs as one kernel (``Convolution.backward_relu``)."""
+    layers = list(layers)
+    i = len(layers) - 1
+    while i >= 0:
+        if i >= 1 and is_conv_relu_pair(layers[i - 1], layers[i]):
+            dout = layers[i - 1].backward_relu(dout, layers[i])
+            i -= 2
+        else:
+            dout = layers[i].backward(dout)
+            i -= 1
+    return dout
+
+
 __all__ = [
     "MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss",
     "Dropout", "BatchNormalization", "Convolution", "Pooling",
-    "forward_layers", "is_conv_relu_pair",
+    "forward_layers", "backward_layers", "is_conv_relu_pair",
 ]

@@ -55,6 +55,9 @@ PARTIALS_BYTES = 64 * 1024 * 1024
 
 _INT_MAX = 2 ** 31 - 1   # BLAS takes 32-bit int sizes
 
+# the relu_out argument of a backward pass without ReLU (never read)
+_NO_RELU_OUT = {np.dtype(t).char: np.zeros((0, 0, 0, 0), dtype=t) for t in (np.float32, np.float64)}
+
 
 # --------------------------------------------------------------------------
 # One image
@@ -120,6 +123,20 @@ cdef inline const real* _padded(const real* img, Py_ssize_t C, Py_ssize_t H, Py_
     return xpad
 
 
+cdef const real* _relu_masked(const real* dout, const real* relu_out, real* masked,
+                             Py_ssize_t n, bint relu) noexcept nogil:
+    """dout if not relu, else masked = dout where relu_out > 0, 0 elsewhere (n values):
+    the gradient through the Relu that followed the convolution, as relu_backward."""
+    cdef Py_ssize_t i
+    cdef real d
+    if not relu:
+        return dout
+    for i in range(n):
+        d = dout[i]                  # loaded either way: a select, not a branch
+        masked[i] = d if relu_out[i] > 0 else 0
+    return masked
+
+
 cdef void _backward_image(const real* img, const real* Wm, const real* dout, real* dx,
                           real* dWT, real* db, real* colT, real* xpad, real* dxpad,
                           Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
@@ -174,30 +191,37 @@ def _forward_batch(const real[:, :, :, ::1] x, const real[:, :, :, ::1] Wt, cons
                            C, H, W, FN, FH, FW, stride, pad, OH, OW, rows, relu)
 
 
-def _backward_batch(const real[:, :, :, ::1] dout, const real[:, :, :, ::1] x,
-                    const real[:, :, :, ::1] Wt, real[:, :, :, ::1] dx,
+def _backward_batch(const real[:, :, :, ::1] dout, const real[:, :, :, ::1] relu_out,
+                    const real[:, :, :, ::1] x, const real[:, :, :, ::1] Wt, real[:, :, :, ::1] dx,
                     real[:, ::1] dW_parts, real[:, ::1] db_parts, real[:, ::1] work,
-                    Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t rows, int nthreads):
+                    Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t rows, bint relu, int nthreads):
     """dx of every image; dW_parts[j] (dW^T, (K, FN)), db_parts[j] = sums over the j-th block of images.
 
     The images are cut into len(dW_parts) fixed blocks that threads take in
     any order (dynamic schedule): each block's sum is formed in image order,
     so the totals do not depend on which thread ran which block.
+    With relu, dout is first masked by relu_out > 0 (see _relu_masked).
     """
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t FN = Wt.shape[0], FH = Wt.shape[2], FW = Wt.shape[3]
     cdef Py_ssize_t OH = dout.shape[2], OW = dout.shape[3]
     cdef Py_ssize_t blocks = dW_parts.shape[0]
+    # values of one padded image (none without padding: see _work_size)
+    cdef Py_ssize_t pads = C * (H + 2 * pad) * (W + 2 * pad) if pad > 0 else 0
     cdef Py_ssize_t j, n
     cdef real* colT = NULL
+    cdef const real* d = NULL
     with nogil, parallel(num_threads=nthreads):
-        colT = &work[threadid(), 0]          # a colT chunk, the padded image, its gradient
+        # a colT chunk, the padded image, its gradient, the masked dout
+        colT = &work[threadid(), 0]
         for j in prange(blocks, schedule="dynamic"):
             for n in range(j * N // blocks, (j + 1) * N // blocks):
-                _backward_image(&x[n, 0, 0, 0], &Wt[0, 0, 0, 0], &dout[n, 0, 0, 0],
+                d = _relu_masked(&dout[n, 0, 0, 0], &relu_out[n, 0, 0, 0] if relu else NULL,
+                                 colT + C * FH * FW * rows * OW + 2 * pads, FN * OH * OW, relu)
+                _backward_image(&x[n, 0, 0, 0], &Wt[0, 0, 0, 0], d,
                                 &dx[n, 0, 0, 0], &dW_parts[j, 0], &db_parts[j, 0],
                                 colT, colT + C * FH * FW * rows * OW,
-                                colT + C * FH * FW * rows * OW + C * (H + 2 * pad) * (W + 2 * pad),
+                                colT + C * FH * FW * rows * OW + pads,
                                 C, H, W, FN, FH, FW, stride, pad, OH, OW, rows)
 
 
@@ -295,8 +319,12 @@ def conv_forward(x, W, b, stride=1, pad=0, relu=False):
     return out, None
 
 
-def conv_backward(dout, x, W, stride=1, pad=0):
-    """Gradients of conv_forward -> (dx (N,C,H,W), dW (FN,C,FH,FW), db (FN,))."""
+def conv_backward(dout, x, W, stride=1, pad=0, relu_out=None):
+    """Gradients of conv_forward -> (dx (N,C,H,W), dW (FN,C,FH,FW), db (FN,)).
+
+    relu_out: the output of conv_forward(..., relu=True); dout is then the
+    gradient after the ReLU, masked here by relu_out > 0 image by image.
+    """
     N, C, H, Wd, FN, FH, FW, OH, OW, rows = _plan("conv_backward", x, W, stride, pad)
     if dout.shape != (N, FN, OH, OW):
         raise ValueError(f"conv_backward: dout must have shape {(N, FN, OH, OW)}, got {dout.shape}")
@@ -306,15 +334,23 @@ def conv_backward(dout, x, W, stride=1, pad=0):
     dx = np.empty((N, C, H, Wd), dtype=x.dtype)
     dW_parts = np.zeros((blocks, FN * K), dtype=x.dtype)
     db_parts = np.zeros((blocks, FN), dtype=x.dtype)
+    relu = relu_out is not None
+    if relu and relu_out.shape != dout.shape:
+        raise ValueError(f"conv_backward: relu_out must have shape {dout.shape}, got {relu_out.shape}")
+    if not relu:
+        relu_out = _NO_RELU_OUT[x.dtype.char]
+    masked = FN * OH * OW if relu else 0          # room for one image's masked dout
     taps = _by_taps(C, stride)
     with one_blas_thread():
         if taps:
             plane = _taps_plane(C, H, Wd, FW, pad)
-            work = np.empty((omp, 2 * plane + FN * OH * (Wd + 2 * pad)), dtype=x.dtype)
-            _backward_batch_taps(dout, x, _taps_layout(W), dx, dW_parts, db_parts, work, pad, omp)
+            work = np.empty((omp, 2 * plane + FN * OH * (Wd + 2 * pad) + masked), dtype=x.dtype)
+            _backward_batch_taps(dout, relu_out, x, _taps_layout(W), dx, dW_parts, db_parts, work,
+                                 pad, relu, omp)
         else:
-            work = np.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW, 2)), dtype=x.dtype)
-            _backward_batch(dout, x, W, dx, dW_parts, db_parts, work, stride, pad, rows, omp)
+            work = np.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW, 2) + masked), dtype=x.dtype)
+            _backward_batch(dout, relu_out, x, W, dx, dW_parts, db_parts, work, stride, pad, rows,
+                            relu, omp)
     # add the blocks' partial sums in block order (deterministic)
     dW_sum, db = dW_parts[0], db_parts[0]
     for j in range(1, blocks):

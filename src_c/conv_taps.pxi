@@ -122,24 +122,29 @@ def _forward_batch_taps(const real[:, :, :, ::1] x, const real[:, :, ::1] Wtaps,
                                 xpad, xpad + plane, C, H, W, FN, FH, FW, pad, OH, OW, relu)
 
 
-def _backward_batch_taps(const real[:, :, :, ::1] dout, const real[:, :, :, ::1] x,
-                         const real[:, :, ::1] Wtaps, real[:, :, :, ::1] dx,
+def _backward_batch_taps(const real[:, :, :, ::1] dout, const real[:, :, :, ::1] relu_out,
+                         const real[:, :, :, ::1] x, const real[:, :, ::1] Wtaps, real[:, :, :, ::1] dx,
                          real[:, ::1] dW_parts, real[:, ::1] db_parts, real[:, ::1] work,
-                         Py_ssize_t pad, int nthreads):
+                         Py_ssize_t pad, bint relu, int nthreads):
     """dx of every image; dW_parts[j] (taps layout) and db_parts[j]: sums over the j-th
-    fixed block of images (see _backward_batch for why blocks)."""
+    fixed block of images (see _backward_batch for why blocks, and for relu)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t FN = dout.shape[1], OH = dout.shape[2], OW = dout.shape[3]
     cdef Py_ssize_t FW = W + 2 * pad - OW + 1, FH = H + 2 * pad - OH + 1
     cdef Py_ssize_t plane = taps_plane_size(C, H + 2 * pad, W + 2 * pad, FW)
+    cdef Py_ssize_t wide = FN * OH * (W + 2 * pad)
     cdef Py_ssize_t blocks = dW_parts.shape[0]
     cdef Py_ssize_t j, n
     cdef real* xpad = NULL
+    cdef const real* d = NULL
     with nogil, parallel(num_threads=nthreads):
-        xpad = &work[threadid(), 0]          # the padded image, its gradient, the wide grid
+        # the padded image, its gradient, the wide grid, the masked dout
+        xpad = &work[threadid(), 0]
         for j in prange(blocks, schedule="dynamic"):
             for n in range(j * N // blocks, (j + 1) * N // blocks):
-                _backward_image_taps(&x[n, 0, 0, 0], &Wtaps[0, 0, 0], &dout[n, 0, 0, 0],
+                d = _relu_masked(&dout[n, 0, 0, 0], &relu_out[n, 0, 0, 0] if relu else NULL,
+                                 xpad + 2 * plane + wide, FN * OH * OW, relu)
+                _backward_image_taps(&x[n, 0, 0, 0], &Wtaps[0, 0, 0], d,
                                      &dx[n, 0, 0, 0], &dW_parts[j, 0], &db_parts[j, 0],
                                      xpad, xpad + plane, xpad + 2 * plane,
                                      C, H, W, FN, FH, FW, pad, OH, OW)

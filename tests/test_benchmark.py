@@ -116,8 +116,8 @@ def test_report_breaks_the_compiled_train_steps_down_by_layer(full_report):
     previous = ""
     for r in tables[1:]:
         if r[0].endswith("Relu") and previous.endswith("Convolution"):
-            # runs inside the convolution's kernel: no forward time of its own
-            assert r[1] == r[4] == "in Convolution" and float(r[2]) > 0 and float(r[5]) > 0
+            # runs inside the convolution's kernels: no time of its own
+            assert r[1] == r[2] == r[4] == r[5] == "in Convolution"
         elif r[0] not in ("layer", "Adam update"):
             assert float(r[1]) > 0 and float(r[2]) > 0 and float(r[4]) > 0 and float(r[5]) > 0
         previous = r[0]

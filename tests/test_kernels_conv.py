@@ -318,3 +318,36 @@ def test_conv_forward_relu_flag_must_be_a_bool():
     x = np.zeros((1, 1, 4, 4))
     with pytest.raises(TypeError, match="Convolution.forward: relu must be True or False"):
         kernels.conv_forward(x, np.zeros((1, 1, 2, 2)), np.zeros(1), 1, 0, "yes")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conv_backward_through_relu_is_conv_backward_of_relu_backward(dtype, tiny_parallel, conv_path):
+    """relu_out masks dout first, exactly as relu_backward does, on each backend (pad 0 included)."""
+    rng = np.random.default_rng(37)
+    pads_seen = set()
+    for _ in range(20):
+        N, C, H, W, FH, FW, s, p = random_geometry(rng)
+        pads_seen.add(p)
+        FN = int(rng.integers(1, 6))
+        x = rng.standard_normal((N, C, H, W)).astype(dtype)
+        Wt = rng.standard_normal((FN, C, FH, FW)).astype(dtype)
+        b = rng.standard_normal(FN).astype(dtype)
+        grads = {}
+        for backend in ("numpy", "cython"):
+            out, _ = on(backend, kernels.conv_forward, x, Wt, b, s, p, True)
+            dout = np.random.default_rng(1).standard_normal(out.shape).astype(dtype)
+            fused = on(backend, kernels.conv_backward, dout, x, Wt, s, p, None, out)
+            masked = on(backend, kernels.relu_backward, dout, out)
+            for f, g in zip(fused, on(backend, kernels.conv_backward, masked, x, Wt, s, p)):
+                np.testing.assert_array_equal(f, g)
+            grads[backend] = fused
+        for g, r in zip(grads["cython"], grads["numpy"]):
+            close(g, r, dtype)
+    assert 0 in pads_seen
+
+
+def test_conv_backward_relu_out_must_match_dout():
+    x = np.zeros((1, 1, 4, 4))
+    with pytest.raises(ValueError, match=r"Convolution.backward: relu_out must have shape \(1, 1, 3, 3\)"):
+        kernels.conv_backward(np.zeros((1, 1, 3, 3)), x, np.zeros((1, 1, 2, 2)), 1, 0,
+                              relu_out=np.zeros((1, 1, 2, 2)))

@@ -8,7 +8,7 @@ from fastnn import functions as F
 from fastnn.gradient import numerical_gradient
 from fastnn.layers import (
     Affine, AddLayer, BatchNormalization, Convolution, Dropout, MulLayer,
-    Pooling, Relu, Sigmoid, SoftmaxWithLoss, forward_layers, is_conv_relu_pair,
+    Pooling, Relu, Sigmoid, SoftmaxWithLoss, backward_layers, forward_layers, is_conv_relu_pair,
 )
 
 RTOL, ATOL = 1e-6, 1e-8
@@ -452,11 +452,12 @@ def test_forward_layers_fuses_conv_relu_with_the_same_numbers_and_state(backend,
     np.testing.assert_array_equal(fused[1].out, plain[1].out)     # the Relu holds its output
     assert fused[0].x is x
     dout = rng.standard_normal(out.shape).astype(dtype)
-    d_fused, d_plain = dout, dout
-    for a, b in zip(reversed(fused), reversed(plain)):
-        d_fused, d_plain = a.backward(d_fused), b.backward(d_plain)
+    d_fused, d_plain = backward_layers(fused, dout), dout
+    for layer in reversed(plain):
+        d_plain = layer.backward(d_plain)
     np.testing.assert_array_equal(d_fused, d_plain)
     np.testing.assert_array_equal(fused[0].dW, plain[0].dW)
+    np.testing.assert_array_equal(fused[0].db, plain[0].db)
 
 
 def test_forward_layers_calls_a_forward_replaced_on_the_instance(rng):
@@ -465,8 +466,12 @@ def test_forward_layers_calls_a_forward_replaced_on_the_instance(rng):
     original = layers[1].forward
     layers[1].forward = lambda x: seen.append(x.shape) or original(x)
     assert not is_conv_relu_pair(layers[0], layers[1])
-    forward_layers(layers, rng.standard_normal((1, 3, 6, 6)))
+    out = forward_layers(layers, rng.standard_normal((1, 3, 6, 6)))
     assert seen == [(1, 4, 6, 6)]
+    original_backward = layers[0].backward
+    layers[0].backward = lambda d: seen.append(d.shape) or original_backward(d)
+    backward_layers(layers, np.ones_like(out))
+    assert seen == [(1, 4, 6, 6), (1, 4, 6, 6)]
 
 
 def test_forward_layers_passes_train_flg_to_dropout(rng):

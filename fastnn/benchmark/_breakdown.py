@@ -4,8 +4,8 @@ The layers of a book-style network are timed in place: each layer instance's
 ``forward``/``backward`` is shadowed by a timing wrapper for the duration of
 the measurement (then removed), and so are the loss layer and the optimizer's
 ``update``. A Convolution followed by a Relu runs as one kernel
-(``Convolution.forward_relu``): its forward time includes the ReLU's, and
-the Relu row has a backward time only. The median over several steps is reported, so that a step slowed
+(``Convolution.forward_relu``/``backward_relu``): its times include the
+ReLU's, and the Relu row stays empty. The median over several steps is reported, so that a step slowed
 by another process does not count.
 """
 import statistics
@@ -44,15 +44,17 @@ def step_breakdown(net, x, t, backend="cython", steps=15, warmup=3):
             return out
         return run
 
-    # the pairs that run as one kernel keep doing so: their forward_relu is timed
+    # the pairs that run as one kernel keep doing so: their forward_relu and
+    # backward_relu are timed (wrapping forward/backward would stop the fusion)
     fused = {i for i in range(len(parts) - 1) if is_conv_relu_pair(parts[i], parts[i + 1])}
     for i, (label, layer) in enumerate(named):
         labels.append(label)
         if i in fused:
             layer.forward_relu = timing((label, "fwd"), layer.forward_relu)
+            layer.backward_relu = timing((label, "bwd"), layer.backward_relu)
         elif i - 1 not in fused:
             layer.forward = timing((label, "fwd"), layer.forward)
-        layer.backward = timing((label, "bwd"), layer.backward)
+            layer.backward = timing((label, "bwd"), layer.backward)
     opt = Adam()
     update = timing(("   Adam update", "fwd"), opt.update)
     labels.append("   Adam update")
@@ -68,7 +70,7 @@ def step_breakdown(net, x, t, backend="cython", steps=15, warmup=3):
                 whole.append(time.perf_counter() - t0)
     finally:
         for _, layer in named:
-            for attr in ("forward", "backward", "forward_relu"):
+            for attr in ("forward", "backward", "forward_relu", "backward_relu"):
                 layer.__dict__.pop(attr, None)
 
     def median_ms(key):

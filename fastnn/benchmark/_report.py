@@ -177,8 +177,8 @@ def breakdown_section(tables, batch):
            f"Median milliseconds per layer over several train steps (batch {batch}, compiled backend), "
            "measured by timing each layer's forward and backward in place. The rows above say how fast; "
            "this says where the remaining time goes, for the kernel authors. A Relu right after a "
-           "Convolution runs inside the convolution's kernel (`Convolution.forward_relu`): its forward "
-           "time is counted in the Convolution row."]
+           "Convolution runs inside the convolution's kernels (`Convolution.forward_relu`, "
+           "`backward_relu`): its times are counted in the Convolution row."]
     for name, (rows, totals) in tables.items():
         out += ["", f"**{name}** — whole step: float64 {totals['float64']:.3g} ms, "
                     f"float32 {totals['float32']:.3g} ms", "",
@@ -193,7 +193,7 @@ def breakdown_section(tables, batch):
                 fwd, bwd = by_dtype[dt]
                 share = ((fwd or 0) + (bwd or 0)) / totals[dt]
                 cells += ["in Convolution" if fused and fwd is None else _fmt_plain_ms(fwd),
-                          _fmt_plain_ms(bwd), f"{share:.0%}"]
+                          "in Convolution" if fused and bwd is None else _fmt_plain_ms(bwd), f"{share:.0%}"]
             out.append("| " + " | ".join(cells) + " |")
             previous = part
     return out

@@ -145,19 +145,30 @@ def conv_forward(x, W, b, stride=1, pad=0, relu=False):
     return _impl("conv_forward")(x, W, b, int(stride), int(pad), bool(relu))
 
 
-def conv_backward(dout, x, W, stride=1, pad=0, col=None):
-    """Gradients of conv_forward -> (dx (N,C,H,W), dW (FN,C,FH,FW), db (FN,))."""
+def conv_backward(dout, x, W, stride=1, pad=0, col=None, relu_out=None):
+    """Gradients of conv_forward -> (dx (N,C,H,W), dW (FN,C,FH,FW), db (FN,)).
+
+    relu_out: the output of ``conv_forward(..., relu=True)``; dout is then the
+    gradient w.r.t. that output and goes through the ReLU first (as
+    ``relu_backward(dout, relu_out)``), in the same pass.
+    """
     where = "Convolution.backward"
     x, W, OH, OW = _conv_args(where, x, W, stride, pad)
     dout = chk.float_array(where, "dout", dout, ndim=4)
-    chk.shape_is(where, "dout", dout, (x.shape[0], W.shape[0], OH, OW))
-    dout, x, W = _same_dtype(dout, x, W)
+    shape = (x.shape[0], W.shape[0], OH, OW)
+    chk.shape_is(where, "dout", dout, shape)
+    if relu_out is not None:
+        relu_out = chk.float_array(where, "relu_out", relu_out, ndim=4)
+        chk.shape_is(where, "relu_out", relu_out, shape)
+        dout, x, W, relu_out = _same_dtype(dout, x, W, relu_out)
+    else:
+        dout, x, W = _same_dtype(dout, x, W)
     fn = _impl("conv_backward")
     if fn is numpy_kernels.conv_backward:
         if col is not None and col.dtype != x.dtype:
             col = None
-        return fn(dout, x, W, int(stride), int(pad), col)
-    return fn(dout, x, W, int(stride), int(pad))
+        return fn(dout, x, W, int(stride), int(pad), col, relu_out)
+    return fn(dout, x, W, int(stride), int(pad), relu_out)
 
 
 # --------------------------------------------------------------------------

@@ -87,13 +87,17 @@ def conv_forward(x, W, b, stride=1, pad=0, relu=False):
     return out.reshape(N, OH, OW, FN).transpose(0, 3, 1, 2), col
 
 
-def conv_backward(dout, x, W, stride=1, pad=0, col=None):
+def conv_backward(dout, x, W, stride=1, pad=0, col=None, relu_out=None):
     """Gradients of ``conv_forward``.
 
     dout: (N, FN, OH, OW), x: (N, C, H, W), W: (FN, C, FH, FW), col: the
     im2col matrix from the forward pass or None to recompute it.
+    relu_out: the output of ``conv_forward(..., relu=True)``, if that was
+    called; dout then first goes back through the ReLU.
     -> (dx (N, C, H, W), dW (FN, C, FH, FW), db (FN,)).
     """
+    if relu_out is not None:
+        dout = relu_backward(dout, relu_out)
     FN, C, FH, FW = W.shape
     if col is None:
         col = im2col(x, FH, FW, stride, pad)
