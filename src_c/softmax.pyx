@@ -240,6 +240,8 @@ cdef void _backward_targets(
 def softmax_cross_entropy_forward(x, t):
     """x (N, K) scores, t (N,) int64 labels or (N, K) targets -> (mean loss, y (N, K))."""
     cdef Py_ssize_t N = x.shape[0], K = x.shape[1]
+    if N == 0 or K == 0:   # fastnn.kernels refuses these; the kernel itself must not divide by K = 0
+        raise ValueError(f"softmax_cross_entropy_forward: scores of shape {x.shape}, expected N >= 1 and K >= 1")
     cdef bint use_labels = t.ndim == 1
     # The unused one of (labels, targets) is passed as None (an empty memoryview).
     cdef const int64_t[::1] labels = t if use_labels else None
@@ -259,6 +261,8 @@ def softmax_cross_entropy_forward(x, t):
 def softmax_cross_entropy_backward(y, t, dout=1.0):
     """dx (N, K) = dout * (y - t) / N, with t labels (one-hot implied) or targets."""
     cdef const int64_t[::1] labels
+    if y.shape[0] == 0 or y.shape[1] == 0:
+        raise ValueError(f"softmax_cross_entropy_backward: y of shape {y.shape}, expected N >= 1 and K >= 1")
     # The scale is rounded to y's dtype first, as NumPy does for ``array * python float``.
     cdef double scale = float(dout) / y.shape[0]
     dx = np.empty_like(y)

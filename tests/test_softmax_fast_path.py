@@ -52,6 +52,20 @@ def test_compiled_kernel_called_directly_refuses_a_bad_label():
         softmax.softmax_cross_entropy_backward(np.zeros((2, 3)), np.array([-2, 0]), 1.0)
 
 
+def test_scores_without_classes_are_refused(backend):
+    # (N, 0) scores: nothing to take a softmax over (the compiled kernel would divide by K = 0)
+    for t in (np.zeros(2, dtype=np.int64), np.zeros((2, 0))):
+        with pytest.raises(ValueError, match=r"SoftmaxWithLoss.forward: scores must have at least one class, got shape \(2, 0\)"):
+            kernels.softmax_cross_entropy_forward(np.zeros((2, 0)), t)
+        with pytest.raises(ValueError, match=r"SoftmaxWithLoss.backward: y must have at least one class"):
+            kernels.softmax_cross_entropy_backward(np.zeros((2, 0)), t)
+    softmax = pytest.importorskip("fastnn._ext.softmax")
+    with pytest.raises(ValueError, match=r"expected N >= 1 and K >= 1"):
+        softmax.softmax_cross_entropy_forward(np.zeros((2, 0)), np.zeros((2, 0)))
+    with pytest.raises(ValueError, match=r"expected N >= 1 and K >= 1"):
+        softmax.softmax_cross_entropy_backward(np.zeros((0, 3)), np.zeros(0, np.int64), 1.0)
+
+
 def test_strided_labels(rng):
     x = rng.standard_normal((6, 4))
     labels = rng.integers(0, 4, 12)[::2]

@@ -245,6 +245,8 @@ def _softmax_cross_entropy(name, where, what, a, t, *scalars):
     """
     a = chk.float_array(where, what, a, ndim=2)
     chk.non_empty_batch(where, what, a)
+    if a.shape[1] == 0:
+        raise ValueError(f"{where}: {what} must have at least one class, got shape {a.shape}")
     fn = _impl(name)
     compiled = fn is not getattr(numpy_kernels, name)
     targets = chk.labels_or_targets(where, t, *a.shape, check_range=not compiled)
