@@ -92,8 +92,8 @@ cdef inline floating _row_max(const floating* x, Py_ssize_t K) noexcept nogil:
     """max of K scores, NaNs skipped (unless x[0] is NaN).
 
     np.max would give NaN for a row with a NaN; the softmax row is all NaN
-    either way (the NaN score makes the row's sum NaN), and the plain
-    comparison compiles to one max instruction per score.
+    either way (the NaN score makes the row's sum NaN), and without the NaN
+    test the comparison compiles to one max instruction per score.
     """
     cdef Py_ssize_t k
     cdef floating m = x[0]
@@ -111,7 +111,7 @@ cdef void _softmax_block(const floating* x, floating* y, Py_ssize_t rows, Py_ssi
     leaves it waiting on latencies).
     """
     cdef floating maxes[BLOCK_ROWS]
-    cdef floating s, e, d
+    cdef floating s, d
     cdef Py_ssize_t i, k, n = rows * K
     # 1. y = x - (the max of its row)
     for i in range(rows):
