@@ -385,19 +385,21 @@ class Convolution:
         relu.out = out
         return out
 
-    def backward_relu(self, dout, relu):
-        """``self.backward(relu.backward(dout))`` in one kernel, after forward_relu."""
+    def backward_relu(self, dout, relu, need_dx=True):
+        """``self.backward(relu.backward(dout), need_dx)`` in one kernel, after forward_relu."""
         x = _after_forward("Convolution.backward", self.x)
         out = _after_forward("Relu.backward", relu.out)
         dx, self.dW, self.db = kernels.conv_backward(
-            dout, x, self.W, self.stride, self.pad, col=self.col, relu_out=out
+            dout, x, self.W, self.stride, self.pad, col=self.col, relu_out=out, need_dx=need_dx
         )
         return dx
 
-    def backward(self, dout):
+    def backward(self, dout, need_dx=True):
+        """dx; sets dW and db. need_dx=False (a network's first layer, whose
+        input needs no gradient) skips dx's products and returns None."""
         x = _after_forward("Convolution.backward", self.x)
         dx, self.dW, self.db = kernels.conv_backward(
-            dout, x, self.W, self.stride, self.pad, col=self.col
+            dout, x, self.W, self.stride, self.pad, col=self.col, need_dx=need_dx
         )
         return dx
 
@@ -466,16 +468,25 @@ def forward_layers(layers, x, train_flg=False):
     return x
 
 
-def backward_layers(layers, dout):
+def backward_layers(layers, dout, need_input_grad=True):
     """Backpropagate dout through ``layers`` in reverse order, as the book's
-    ``gradient`` loops do; a Convolution + Relu pair (``is_conv_relu_pair``)
-    runs as one kernel (``Convolution.backward_relu``)."""
+    ``gradient`` loops do, and return the gradient w.r.t. the input.
+
+    A Convolution + Relu pair (``is_conv_relu_pair``) runs as one kernel
+    (``Convolution.backward_relu``). With need_input_grad=False (a network's
+    ``gradient`` needs the parameters' gradients only) a Convolution in
+    first place skips the input's gradient, and None is returned.
+    """
     layers = list(layers)
     i = len(layers) - 1
     while i >= 0:
         if i >= 1 and is_conv_relu_pair(layers[i - 1], layers[i]):
-            dout = layers[i - 1].backward_relu(dout, layers[i])
+            first = i == 1
+            dout = layers[i - 1].backward_relu(dout, layers[i], need_dx=need_input_grad or not first)
             i -= 2
+        elif i == 0 and type(layers[0]) is Convolution and "backward" not in vars(layers[0]):
+            dout = layers[0].backward(dout, need_dx=need_input_grad)
+            i -= 1
         else:
             dout = layers[i].backward(dout)
             i -= 1

@@ -142,8 +142,8 @@ cdef void _backward_image(const real* img, const real* Wm, const real* dout, rea
                           Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                           Py_ssize_t FN, Py_ssize_t FH, Py_ssize_t FW,
                           Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t OH, Py_ssize_t OW,
-                          Py_ssize_t rows) noexcept nogil:
-    """dx = fold(W^T @ dout) of one image; dW^T (K, FN) and db (FN,) are accumulated.
+                          Py_ssize_t rows, bint need_dx) noexcept nogil:
+    """dx = fold(W^T @ dout) of one image (if need_dx); dW^T (K, FN) and db (FN,) are accumulated.
 
     xpad and dxpad receive the padded image and its padded gradient when pad > 0.
     """
@@ -153,7 +153,8 @@ cdef void _backward_image(const real* img, const real* Wm, const real* dout, rea
     cdef real* grad = dxpad if pad > 0 else dx     # the fold adds into the padded gradient
     for f in range(FN):
         db[f] += _sum(dout + f * P, P)
-    memset(grad, 0, C * Hp * Wp * sizeof(real))
+    if need_dx:
+        memset(grad, 0, C * Hp * Wp * sizeof(real))
     while oy0 < OH:
         oy1 = oy0 + rows if oy0 + rows < OH else OH
         p0 = oy0 * OW
@@ -163,12 +164,13 @@ cdef void _backward_image(const real* img, const real* Wm, const real* dout, rea
         # transpose lets BLAS read colT, the large operand, without transposing it
         matmul_rm(c'N', c'T', <int>K, <int>FN, <int>Pc, 1, colT, <int>Pc, dout + p0, <int>P,
                   1, dWT, <int>FN)
-        # colT is no longer needed: reuse it for dcolT (K, Pc) = W^T (K, FN) @ dout[:, chunk]
-        matmul_rm(c'T', c'N', <int>K, <int>Pc, <int>FN, 1, Wm, <int>K, dout + p0, <int>P,
-                  0, colT, <int>Pc)
-        colT_add_to_padded(colT, C, Hp, Wp, FH, FW, stride, OW, oy0, oy1, grad)
+        if need_dx:
+            # colT is no longer needed: reuse it for dcolT (K, Pc) = W^T (K, FN) @ dout[:, chunk]
+            matmul_rm(c'T', c'N', <int>K, <int>Pc, <int>FN, 1, Wm, <int>K, dout + p0, <int>P,
+                      0, colT, <int>Pc)
+            colT_add_to_padded(colT, C, Hp, Wp, FH, FW, stride, OW, oy0, oy1, grad)
         oy0 = oy1
-    if pad > 0:
+    if need_dx and pad > 0:
         crop_image(dxpad, C, H, W, pad, dx)
 
 
@@ -194,8 +196,9 @@ def _forward_batch(const real[:, :, :, ::1] x, const real[:, :, :, ::1] Wt, cons
 def _backward_batch(const real[:, :, :, ::1] dout, const real[:, :, :, ::1] relu_out,
                     const real[:, :, :, ::1] x, const real[:, :, :, ::1] Wt, real[:, :, :, ::1] dx,
                     real[:, ::1] dW_parts, real[:, ::1] db_parts, real[:, ::1] work,
-                    Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t rows, bint relu, int nthreads):
-    """dx of every image; dW_parts[j] (dW^T, (K, FN)), db_parts[j] = sums over the j-th block of images.
+                    Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t rows, bint relu, bint need_dx,
+                    int nthreads):
+    """dx of every image (if need_dx); dW_parts[j] (dW^T, (K, FN)), db_parts[j] = sums over the j-th block of images.
 
     The images are cut into len(dW_parts) fixed blocks that threads take in
     any order (dynamic schedule): each block's sum is formed in image order,
@@ -219,10 +222,10 @@ def _backward_batch(const real[:, :, :, ::1] dout, const real[:, :, :, ::1] relu
                 d = _relu_masked(&dout[n, 0, 0, 0], &relu_out[n, 0, 0, 0] if relu else NULL,
                                  colT + C * FH * FW * rows * OW + 2 * pads, FN * OH * OW, relu)
                 _backward_image(&x[n, 0, 0, 0], &Wt[0, 0, 0, 0], d,
-                                &dx[n, 0, 0, 0], &dW_parts[j, 0], &db_parts[j, 0],
+                                &dx[n, 0, 0, 0] if need_dx else NULL, &dW_parts[j, 0], &db_parts[j, 0],
                                 colT, colT + C * FH * FW * rows * OW,
                                 colT + C * FH * FW * rows * OW + pads,
-                                C, H, W, FN, FH, FW, stride, pad, OH, OW, rows)
+                                C, H, W, FN, FH, FW, stride, pad, OH, OW, rows, need_dx)
 
 
 # --------------------------------------------------------------------------
@@ -319,11 +322,12 @@ def conv_forward(x, W, b, stride=1, pad=0, relu=False):
     return out, None
 
 
-def conv_backward(dout, x, W, stride=1, pad=0, relu_out=None):
+def conv_backward(dout, x, W, stride=1, pad=0, relu_out=None, need_dx=True):
     """Gradients of conv_forward -> (dx (N,C,H,W), dW (FN,C,FH,FW), db (FN,)).
 
     relu_out: the output of conv_forward(..., relu=True); dout is then the
     gradient after the ReLU, masked here by relu_out > 0 image by image.
+    need_dx=False: no dx (None in its place), and none of its products.
     """
     N, C, H, Wd, FN, FH, FW, OH, OW, rows = _plan("conv_backward", x, W, stride, pad)
     if dout.shape != (N, FN, OH, OW):
@@ -331,7 +335,8 @@ def conv_backward(dout, x, W, stride=1, pad=0, relu_out=None):
     K = C * FH * FW
     omp = _threads(N, N * OH * OW * FN * K)
     blocks = _dW_blocks(N, omp, FN * K * x.itemsize)
-    dx = np.empty((N, C, H, Wd), dtype=x.dtype)
+    need_dx = bool(need_dx)
+    dx = np.empty((N, C, H, Wd) if need_dx else (0, 0, 0, 0), dtype=x.dtype)
     dW_parts = np.zeros((blocks, FN * K), dtype=x.dtype)
     db_parts = np.zeros((blocks, FN), dtype=x.dtype)
     relu = relu_out is not None
@@ -346,11 +351,11 @@ def conv_backward(dout, x, W, stride=1, pad=0, relu_out=None):
             plane = _taps_plane(C, H, Wd, FW, pad)
             work = np.empty((omp, 2 * plane + FN * OH * (Wd + 2 * pad) + masked), dtype=x.dtype)
             _backward_batch_taps(dout, relu_out, x, _taps_layout(W), dx, dW_parts, db_parts, work,
-                                 pad, relu, omp)
+                                 pad, relu, need_dx, omp)
         else:
             work = np.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW, 2) + masked), dtype=x.dtype)
             _backward_batch(dout, relu_out, x, W, dx, dW_parts, db_parts, work, stride, pad, rows,
-                            relu, omp)
+                            relu, need_dx, omp)
     # add the blocks' partial sums in block order (deterministic)
     dW_sum, db = dW_parts[0], db_parts[0]
     for j in range(1, blocks):
@@ -360,4 +365,4 @@ def conv_backward(dout, x, W, stride=1, pad=0, relu_out=None):
         dW = np.ascontiguousarray(dW_sum.reshape(FH, FW, FN, C).transpose(2, 3, 0, 1))
     else:        # dW^T (K, FN) -> (FN, K)
         dW = np.ascontiguousarray(dW_sum.reshape(K, FN).T).reshape(FN, C, FH, FW)
-    return dx, dW, db
+    return (dx if need_dx else None), dW, db

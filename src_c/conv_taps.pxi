@@ -77,8 +77,9 @@ cdef void _backward_image_taps(const real* img, const real* Wtaps, const real* d
                                real* dWtaps, real* db, real* xpad, real* dxpad, real* wide,
                                Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                                Py_ssize_t FN, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t pad,
-                               Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
-    """dx (C, H, W) of one image, stride 1; dWtaps (FH*FW, FN, C) and db (FN,) are accumulated."""
+                               Py_ssize_t OH, Py_ssize_t OW, bint need_dx) noexcept nogil:
+    """dx (C, H, W) of one image (if need_dx), stride 1; dWtaps (FH*FW, FN, C) and db (FN,)
+    are accumulated."""
     cdef Py_ssize_t Hp = H + 2 * pad, Wp = W + 2 * pad, J = OH * Wp
     cdef Py_ssize_t t, f, oy, ox, off
     cdef const real* src
@@ -93,16 +94,19 @@ cdef void _backward_image_taps(const real* img, const real* Wtaps, const real* d
             for ox in range(OW, Wp):
                 row[ox] = 0
     _pad_with_slack(img, C, H, W, pad, FW, xpad)
-    memset(dxpad, 0, taps_plane_size(C, Hp, Wp, FW) * sizeof(real))
+    if need_dx:
+        memset(dxpad, 0, taps_plane_size(C, Hp, Wp, FW) * sizeof(real))
     for t in range(FH * FW):
         off = (t // FW) * Wp + (t % FW)
         # dW_t (FN, C) += wide (FN, J) @ xpad[:, off : off + J]^T
         matmul_rm(c'N', c'T', <int>FN, <int>C, <int>J, 1, wide, <int>J,
                   xpad + off, <int>(Hp * Wp), 1, dWtaps + t * FN * C, <int>C)
-        # dxpad[:, off : off + J] (C, J) += W_t^T (C, FN) @ wide (FN, J)
-        matmul_rm(c'T', c'N', <int>C, <int>J, <int>FN, 1, Wtaps + t * FN * C, <int>C,
-                  wide, <int>J, 1, dxpad + off, <int>(Hp * Wp))
-    crop_image(dxpad, C, H, W, pad, dx)
+        if need_dx:
+            # dxpad[:, off : off + J] (C, J) += W_t^T (C, FN) @ wide (FN, J)
+            matmul_rm(c'T', c'N', <int>C, <int>J, <int>FN, 1, Wtaps + t * FN * C, <int>C,
+                      wide, <int>J, 1, dxpad + off, <int>(Hp * Wp))
+    if need_dx:
+        crop_image(dxpad, C, H, W, pad, dx)
 
 
 def _forward_batch_taps(const real[:, :, :, ::1] x, const real[:, :, ::1] Wtaps, const real[::1] b,
@@ -125,7 +129,7 @@ def _forward_batch_taps(const real[:, :, :, ::1] x, const real[:, :, ::1] Wtaps,
 def _backward_batch_taps(const real[:, :, :, ::1] dout, const real[:, :, :, ::1] relu_out,
                          const real[:, :, :, ::1] x, const real[:, :, ::1] Wtaps, real[:, :, :, ::1] dx,
                          real[:, ::1] dW_parts, real[:, ::1] db_parts, real[:, ::1] work,
-                         Py_ssize_t pad, bint relu, int nthreads):
+                         Py_ssize_t pad, bint relu, bint need_dx, int nthreads):
     """dx of every image; dW_parts[j] (taps layout) and db_parts[j]: sums over the j-th
     fixed block of images (see _backward_batch for why blocks, and for relu)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
@@ -145,6 +149,7 @@ def _backward_batch_taps(const real[:, :, :, ::1] dout, const real[:, :, :, ::1]
                 d = _relu_masked(&dout[n, 0, 0, 0], &relu_out[n, 0, 0, 0] if relu else NULL,
                                  xpad + 2 * plane + wide, FN * OH * OW, relu)
                 _backward_image_taps(&x[n, 0, 0, 0], &Wtaps[0, 0, 0], d,
-                                     &dx[n, 0, 0, 0], &dW_parts[j, 0], &db_parts[j, 0],
+                                     &dx[n, 0, 0, 0] if need_dx else NULL,
+                                     &dW_parts[j, 0], &db_parts[j, 0],
                                      xpad, xpad + plane, xpad + 2 * plane,
-                                     C, H, W, FN, FH, FW, pad, OH, OW)
+                                     C, H, W, FN, FH, FW, pad, OH, OW, need_dx)

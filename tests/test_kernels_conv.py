@@ -351,3 +351,23 @@ def test_conv_backward_relu_out_must_match_dout():
     with pytest.raises(ValueError, match=r"Convolution.backward: relu_out must have shape \(1, 1, 3, 3\)"):
         kernels.conv_backward(np.zeros((1, 1, 3, 3)), x, np.zeros((1, 1, 2, 2)), 1, 0,
                               relu_out=np.zeros((1, 1, 2, 2)))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conv_backward_without_dx_gives_the_same_dW_db(dtype, tiny_parallel, conv_path):
+    rng = np.random.default_rng(41)
+    for _ in range(12):
+        N, C, H, W, FH, FW, s, p = random_geometry(rng)
+        FN = int(rng.integers(1, 6))
+        x = rng.standard_normal((N, C, H, W)).astype(dtype)
+        Wt = rng.standard_normal((FN, C, FH, FW)).astype(dtype)
+        out, _ = on("numpy", kernels.conv_forward, x, Wt, np.zeros(FN, dtype), s, p)
+        dout = rng.standard_normal(out.shape).astype(dtype)
+        for backend in ("numpy", "cython"):
+            dx, dW, db = on(backend, kernels.conv_backward, dout, x, Wt, s, p, None, None, False)
+            full = on(backend, kernels.conv_backward, dout, x, Wt, s, p)
+            assert dx is None
+            np.testing.assert_array_equal(dW, full[1])
+            np.testing.assert_array_equal(db, full[2])
+    with pytest.raises(TypeError, match="Convolution.backward: need_dx must be True or False"):
+        kernels.conv_backward(dout, x, Wt, s, p, need_dx=0)

@@ -442,7 +442,8 @@ def _conv_relu_pool(rng, dtype):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_forward_layers_fuses_conv_relu_with_the_same_numbers_and_state(backend, rng, dtype):
     x = rng.standard_normal((2, 3, 6, 6)).astype(dtype)
-    fused, plain = _conv_relu_pool(np.random.default_rng(0), dtype), _conv_relu_pool(np.random.default_rng(0), dtype)
+    fused = _conv_relu_pool(np.random.default_rng(0), dtype)
+    plain = _conv_relu_pool(np.random.default_rng(0), dtype)
     assert is_conv_relu_pair(fused[0], fused[1]) and not is_conv_relu_pair(fused[1], fused[2])
     out = forward_layers(fused, x)
     h = x
@@ -478,3 +479,21 @@ def test_forward_layers_passes_train_flg_to_dropout(rng):
     x = np.ones((4, 50))
     assert np.all(forward_layers([Dropout(0.5)], x, train_flg=False) == 0.5)
     assert np.any(forward_layers([Dropout(0.5)], x, train_flg=True) == 0)
+
+
+def test_backward_layers_can_skip_the_input_gradient_of_a_first_convolution(backend, rng):
+    x = rng.standard_normal((2, 3, 6, 6))
+    with_dx = _conv_relu_pool(np.random.default_rng(0), np.float64)
+    without_dx = _conv_relu_pool(np.random.default_rng(0), np.float64)
+    out = forward_layers(with_dx, x)
+    forward_layers(without_dx, x)
+    dout = rng.standard_normal(out.shape)
+    assert backward_layers(with_dx, dout).shape == x.shape
+    assert backward_layers(without_dx, dout, need_input_grad=False) is None
+    np.testing.assert_array_equal(without_dx[0].dW, with_dx[0].dW)
+    np.testing.assert_array_equal(without_dx[0].db, with_dx[0].db)
+    # a plain Convolution in first place (no Relu after it) skips it too
+    conv = Convolution(np.ones((2, 3, 3, 3)), np.zeros(2))
+    y = conv.forward(x)
+    assert backward_layers([conv], np.ones_like(y), need_input_grad=False) is None
+    assert conv.dW.shape == (2, 3, 3, 3)

@@ -145,12 +145,13 @@ def conv_forward(x, W, b, stride=1, pad=0, relu=False):
     return _impl("conv_forward")(x, W, b, int(stride), int(pad), bool(relu))
 
 
-def conv_backward(dout, x, W, stride=1, pad=0, col=None, relu_out=None):
+def conv_backward(dout, x, W, stride=1, pad=0, col=None, relu_out=None, need_dx=True):
     """Gradients of conv_forward -> (dx (N,C,H,W), dW (FN,C,FH,FW), db (FN,)).
 
     relu_out: the output of ``conv_forward(..., relu=True)``; dout is then the
     gradient w.r.t. that output and goes through the ReLU first (as
     ``relu_backward(dout, relu_out)``), in the same pass.
+    need_dx=False: dx is not computed and None is returned in its place.
     """
     where = "Convolution.backward"
     x, W, OH, OW = _conv_args(where, x, W, stride, pad)
@@ -163,12 +164,14 @@ def conv_backward(dout, x, W, stride=1, pad=0, col=None, relu_out=None):
         dout, x, W, relu_out = _same_dtype(dout, x, W, relu_out)
     else:
         dout, x, W = _same_dtype(dout, x, W)
+    if not isinstance(need_dx, (bool, np.bool_)):
+        raise TypeError(f"{where}: need_dx must be True or False, got {need_dx!r}")
     fn = _impl("conv_backward")
     if fn is numpy_kernels.conv_backward:
         if col is not None and col.dtype != x.dtype:
             col = None
-        return fn(dout, x, W, int(stride), int(pad), col, relu_out)
-    return fn(dout, x, W, int(stride), int(pad), relu_out)
+        return fn(dout, x, W, int(stride), int(pad), col, relu_out, bool(need_dx))
+    return fn(dout, x, W, int(stride), int(pad), relu_out, bool(need_dx))
 
 
 # --------------------------------------------------------------------------

@@ -87,13 +87,15 @@ def conv_forward(x, W, b, stride=1, pad=0, relu=False):
     return out.reshape(N, OH, OW, FN).transpose(0, 3, 1, 2), col
 
 
-def conv_backward(dout, x, W, stride=1, pad=0, col=None, relu_out=None):
+def conv_backward(dout, x, W, stride=1, pad=0, col=None, relu_out=None, need_dx=True):
     """Gradients of ``conv_forward``.
 
     dout: (N, FN, OH, OW), x: (N, C, H, W), W: (FN, C, FH, FW), col: the
     im2col matrix from the forward pass or None to recompute it.
     relu_out: the output of ``conv_forward(..., relu=True)``, if that was
     called; dout then first goes back through the ReLU.
+    need_dx=False skips dx (None is returned in its place): the first layer
+    of a network needs no gradient for its input.
     -> (dx (N, C, H, W), dW (FN, C, FH, FW), db (FN,)).
     """
     if relu_out is not None:
@@ -104,6 +106,8 @@ def conv_backward(dout, x, W, stride=1, pad=0, col=None, relu_out=None):
     dout2 = dout.transpose(0, 2, 3, 1).reshape(-1, FN)       # (N*OH*OW, FN)
     db = np.sum(dout2, axis=0)
     dW = (col.T @ dout2).T.reshape(FN, C, FH, FW)
+    if not need_dx:
+        return None, dW, db
     dcol = dout2 @ W.reshape(FN, -1)                         # (N*OH*OW, C*FH*FW)
     dx = col2im(dcol, x.shape, FH, FW, stride, pad)
     return dx, dW, db

@@ -2,7 +2,9 @@
 import numpy as np
 
 from ..gradient import numerical_gradient as _numerical_gradient
-from ..layers import Affine, Convolution, Dropout, Pooling, Relu, SoftmaxWithLoss, backward_layers, forward_layers
+from ..layers import (
+    Affine, Convolution, Dropout, Pooling, Relu, SoftmaxWithLoss, backward_layers, forward_layers,
+)
 from ._base import BookNet, check_dtype, gaussian, positive_size
 from .simple_convnet import conv_output_hw, conv_param_values
 
@@ -110,8 +112,9 @@ class DeepConvNet(BookNet):
         """Gradients of ``loss`` by backpropagation: a dict shaped like ``params``."""
         self.loss(x, t)
         dout = self.last_layer.backward(1)
-        # the book's reversed loop over the layers (Convolution + Relu as one kernel)
-        backward_layers(self.layers, dout)
+        # the book's reversed loop over the layers (Convolution + Relu as one
+        # kernel; the input's own gradient is not needed)
+        backward_layers(self.layers, dout, need_input_grad=False)
         grads = {}
         for i, layer_idx in enumerate(self.param_layer_indices, start=1):
             grads["W" + str(i)] = self.layers[layer_idx].dW

@@ -4,7 +4,9 @@ import numbers
 import numpy as np
 
 from ..gradient import numerical_gradient as _numerical_gradient
-from ..layers import Affine, Convolution, Pooling, Relu, SoftmaxWithLoss, backward_layers, forward_layers
+from ..layers import (
+    Affine, Convolution, Pooling, Relu, SoftmaxWithLoss, backward_layers, forward_layers,
+)
 from ._base import BookNet, check_dtype, gaussian, positive_size
 
 _CONV_KEYS = ("filter_num", "filter_size", "pad", "stride")
@@ -113,8 +115,9 @@ class SimpleConvNet(BookNet):
         """Gradients of the loss by backpropagation: a dict shaped like ``params``."""
         self.loss(x, t)
         dout = self.last_layer.backward(1)
-        # the book's reversed loop over the layers (Convolution + Relu as one kernel)
-        backward_layers(self.layers.values(), dout)
+        # the book's reversed loop over the layers (Convolution + Relu as one
+        # kernel; the input's own gradient is not needed)
+        backward_layers(self.layers.values(), dout, need_input_grad=False)
         grads = {}
         for idx, name in enumerate(("Conv1", "Affine1", "Affine2"), start=1):
             grads["W" + str(idx)] = self.layers[name].dW
