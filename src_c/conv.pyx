@@ -351,12 +351,12 @@ def conv_backward(dout, x, W, stride=1, pad=0, relu_out=None, need_dx=True):
         raise ValueError(f"conv_backward: relu_out must have shape {dout.shape}, got {relu_out.shape}")
     if not relu:
         relu_out = _NO_RELU_OUT[x.dtype.char]
-    masked = FN * OH * OW if relu else 0          # room for one image's masked dout
+    masked = FN * OH * OW if relu else 0          # room for one image's masked dout (colT path)
     taps = _by_taps(C, stride)
     with one_blas_thread():
         if taps:
             plane = _taps_plane(C, H, Wd, FW, pad)
-            work = np.empty((omp, 2 * plane + FN * OH * (Wd + 2 * pad) + masked), dtype=x.dtype)
+            work = np.empty((omp, 2 * plane + FN * OH * (Wd + 2 * pad)), dtype=x.dtype)
             _backward_batch_taps(dout, relu_out, x, _taps_layout(W), dx, dW_parts, db_parts, work,
                                  pad, relu, need_dx, omp)
         else:

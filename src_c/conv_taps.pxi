@@ -73,38 +73,50 @@ cdef void _forward_image_taps(const real* img, const real* Wtaps, const real* b,
                     dst[ox] = row[ox] + bias
 
 
-cdef void _backward_image_taps(const real* img, const real* Wtaps, const real* dout, real* dx,
-                               real* dWtaps, real* db, real* xpad, real* dxpad, real* wide,
+cdef void _backward_image_taps(const real* img, const real* Wtaps, const real* dout,
+                               const real* relu_out, real* dx, real* dWtaps, real* db,
+                               real* xpad, real* dxpad, real* wide,
                                Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                                Py_ssize_t FN, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t pad,
                                Py_ssize_t OH, Py_ssize_t OW, bint need_dx) noexcept nogil:
     """dx (C, H, W) of one image (if need_dx), stride 1; dWtaps (FH*FW, FN, C) and db (FN,)
-    are accumulated."""
+    are accumulated. relu_out, if not NULL, masks dout (see _relu_masked) as it is copied."""
     cdef Py_ssize_t Hp = H + 2 * pad, Wp = W + 2 * pad, J = OH * Wp
-    cdef Py_ssize_t t, f, oy, ox, off
+    cdef Py_ssize_t t, f, c, oy, ox, off
     cdef const real* src
+    cdef const real* mask
     cdef real* row
+    cdef real d
     for f in range(FN):
-        db[f] += _sum(dout + f * OH * OW, OH * OW)
         for oy in range(OH):                 # dout into the wide grid, zero beyond OW
             src = dout + (f * OH + oy) * OW
             row = wide + f * J + oy * Wp
-            for ox in range(OW):
-                row[ox] = src[ox]
+            if relu_out != NULL:
+                mask = relu_out + (f * OH + oy) * OW
+                for ox in range(OW):
+                    d = src[ox]              # loaded either way: a select, not a branch
+                    row[ox] = d if mask[ox] > 0 else 0
+            else:
+                for ox in range(OW):
+                    row[ox] = src[ox]
             for ox in range(OW, Wp):
                 row[ox] = 0
+        db[f] += _sum(wide + f * J, J)       # the zeros beyond OW add nothing
     _pad_with_slack(img, C, H, W, pad, FW, xpad)
-    if need_dx:
-        memset(dxpad, 0, taps_plane_size(C, Hp, Wp, FW) * sizeof(real))
     for t in range(FH * FW):
         off = (t // FW) * Wp + (t % FW)
         # dW_t (FN, C) += wide (FN, J) @ xpad[:, off : off + J]^T
         matmul_rm(c'N', c'T', <int>FN, <int>C, <int>J, 1, wide, <int>J,
                   xpad + off, <int>(Hp * Wp), 1, dWtaps + t * FN * C, <int>C)
         if need_dx:
-            # dxpad[:, off : off + J] (C, J) += W_t^T (C, FN) @ wide (FN, J)
+            # dxpad[:, off : off + J] (C, J) (+)= W_t^T (C, FN) @ wide (FN, J); the first
+            # tap (off = 0) writes instead of adding, so only what it leaves out is zeroed
+            if t == 0:
+                for c in range(C):
+                    memset(dxpad + c * Hp * Wp + J, 0, (Hp * Wp - J) * sizeof(real))
+                memset(dxpad + C * Hp * Wp, 0, (FW - 1) * sizeof(real))
             matmul_rm(c'T', c'N', <int>C, <int>J, <int>FN, 1, Wtaps + t * FN * C, <int>C,
-                      wide, <int>J, 1, dxpad + off, <int>(Hp * Wp))
+                      wide, <int>J, 0 if t == 0 else 1, dxpad + off, <int>(Hp * Wp))
     if need_dx:
         crop_image(dxpad, C, H, W, pad, dx)
 
@@ -136,19 +148,15 @@ def _backward_batch_taps(const real[:, :, :, ::1] dout, const real[:, :, :, ::1]
     cdef Py_ssize_t FN = dout.shape[1], OH = dout.shape[2], OW = dout.shape[3]
     cdef Py_ssize_t FW = W + 2 * pad - OW + 1, FH = H + 2 * pad - OH + 1
     cdef Py_ssize_t plane = taps_plane_size(C, H + 2 * pad, W + 2 * pad, FW)
-    cdef Py_ssize_t wide = FN * OH * (W + 2 * pad)
     cdef Py_ssize_t blocks = dW_parts.shape[0]
     cdef Py_ssize_t j, n
     cdef real* xpad = NULL
-    cdef const real* d = NULL
     with nogil, parallel(num_threads=nthreads):
-        # the padded image, its gradient, the wide grid, the masked dout
-        xpad = &work[threadid(), 0]
+        xpad = &work[threadid(), 0]          # the padded image, its gradient, the wide grid
         for j in prange(blocks, schedule="dynamic"):
             for n in range(j * N // blocks, (j + 1) * N // blocks):
-                d = _relu_masked(&dout[n, 0, 0, 0], &relu_out[n, 0, 0, 0] if relu else NULL,
-                                 xpad + 2 * plane + wide, FN * OH * OW, relu)
-                _backward_image_taps(&x[n, 0, 0, 0], &Wtaps[0, 0, 0], d,
+                _backward_image_taps(&x[n, 0, 0, 0], &Wtaps[0, 0, 0], &dout[n, 0, 0, 0],
+                                     &relu_out[n, 0, 0, 0] if relu else NULL,
                                      &dx[n, 0, 0, 0] if need_dx else NULL,
                                      &dW_parts[j, 0], &db_parts[j, 0],
                                      xpad, xpad + plane, xpad + 2 * plane,
