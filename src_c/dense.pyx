@@ -8,8 +8,9 @@ row-major ``matmul_rm`` of blas_gemm.pxi):
               dW  (D, M) = x^T @ dout (N, M)
               db  (M,)   = sum of dout over the batch
 
-Threads: large products are cut into one block per OpenMP thread (rows of
-out and dx; rows of dW, i.e. columns of x), each block one single-threaded
+Threads: large products are cut into blocks of rows, one per OpenMP thread
+(forward: rows of out; backward: half of the threads take rows of dx, the
+other half rows of dW, i.e. columns of x), each block one single-threaded
 gemm. BLAS itself stays on one thread (``fastnn._blas``): letting OpenBLAS
 thread these products made its worker threads spin through the following
 convolution kernels and slowed a DeepConvNet step by about 40%.
