@@ -62,6 +62,16 @@ def test_compiled_kernels_are_built():
     assert isinstance(im2col.OPENMP, bool)
 
 
+def random_conv(rng, dtype):
+    """A random convolution problem: x, W, b of ``dtype`` and its stride and pad."""
+    N, C, H, W, FH, FW, s, p = random_geometry(rng)
+    FN = int(rng.integers(1, 6))
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    Wt = rng.standard_normal((FN, C, FH, FW)).astype(dtype)
+    b = rng.standard_normal(FN).astype(dtype)
+    return x, Wt, b, s, p
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_im2col_col2im_match_numpy(dtype, tiny_parallel):
     rng = np.random.default_rng(7)
@@ -85,11 +95,7 @@ def test_im2col_col2im_match_numpy(dtype, tiny_parallel):
 def test_conv_forward_backward_match_numpy(dtype, tiny_parallel, conv_path):
     rng = np.random.default_rng(11)
     for _ in range(40):
-        N, C, H, W, FH, FW, s, p = random_geometry(rng)
-        FN = int(rng.integers(1, 6))
-        x = rng.standard_normal((N, C, H, W)).astype(dtype)
-        Wt = rng.standard_normal((FN, C, FH, FW)).astype(dtype)
-        b = rng.standard_normal(FN).astype(dtype)
+        x, Wt, b, s, p = random_conv(rng, dtype)
         ref, _ = on("numpy", kernels.conv_forward, x, Wt, b, s, p)
         got, col = on("cython", kernels.conv_forward, x, Wt, b, s, p)
         assert col is None
@@ -223,7 +229,6 @@ def test_backward_is_deterministic(tiny_parallel, conv_path):
 def test_im2col_col2im_are_adjoint(dtype, tiny_parallel):
     """<im2col(x), c> == <x, col2im(c)> for random x and c."""
     rng = np.random.default_rng(31)
-    cases_with_nan = 0
     for _ in range(15):
         N, C, H, W, FH, FW, s, p = random_geometry(rng)
         x = rng.standard_normal((N, C, H, W)).astype(dtype)
@@ -295,12 +300,8 @@ def test_conv_forward_with_relu_is_relu_of_conv_forward(dtype, tiny_parallel, co
     rng = np.random.default_rng(31)
     cases_with_nan = 0
     for _ in range(15):
-        N, C, H, W, FH, FW, s, p = random_geometry(rng)
-        FN = int(rng.integers(1, 6))
-        x = rng.standard_normal((N, C, H, W)).astype(dtype)
+        x, Wt, b, s, p = random_conv(rng, dtype)
         x.flat[rng.integers(0, x.size)] = np.nan
-        Wt = rng.standard_normal((FN, C, FH, FW)).astype(dtype)
-        b = rng.standard_normal(FN).astype(dtype)
         results = {}
         for backend in ("numpy", "cython"):
             plain, _ = on(backend, kernels.conv_forward, x, Wt, b, s, p)
@@ -326,12 +327,8 @@ def test_conv_backward_through_relu_is_conv_backward_of_relu_backward(dtype, tin
     rng = np.random.default_rng(37)
     pads_seen = set()
     for _ in range(20):
-        N, C, H, W, FH, FW, s, p = random_geometry(rng)
+        x, Wt, b, s, p = random_conv(rng, dtype)
         pads_seen.add(p)
-        FN = int(rng.integers(1, 6))
-        x = rng.standard_normal((N, C, H, W)).astype(dtype)
-        Wt = rng.standard_normal((FN, C, FH, FW)).astype(dtype)
-        b = rng.standard_normal(FN).astype(dtype)
         grads = {}
         for backend in ("numpy", "cython"):
             out, _ = on(backend, kernels.conv_forward, x, Wt, b, s, p, True)
@@ -357,11 +354,8 @@ def test_conv_backward_relu_out_must_match_dout():
 def test_conv_backward_without_dx_gives_the_same_dW_db(dtype, tiny_parallel, conv_path):
     rng = np.random.default_rng(41)
     for _ in range(12):
-        N, C, H, W, FH, FW, s, p = random_geometry(rng)
-        FN = int(rng.integers(1, 6))
-        x = rng.standard_normal((N, C, H, W)).astype(dtype)
-        Wt = rng.standard_normal((FN, C, FH, FW)).astype(dtype)
-        out, _ = on("numpy", kernels.conv_forward, x, Wt, np.zeros(FN, dtype), s, p)
+        x, Wt, b, s, p = random_conv(rng, dtype)
+        out, _ = on("numpy", kernels.conv_forward, x, Wt, b, s, p)
         dout = rng.standard_normal(out.shape).astype(dtype)
         for backend in ("numpy", "cython"):
             dx, dW, db = on(backend, kernels.conv_backward, dout, x, Wt, s, p, None, None, False)
