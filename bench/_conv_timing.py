@@ -119,7 +119,8 @@ def explore(dtype):
         try:
             for path, threshold in (("colT chunks", 10 ** 9), ("per-tap products", 1)):
                 conv.TAPS_MIN_CHANNELS = threshold
-                a = best_ms(lambda: conv.conv_forward(x, W, b, s, p)) + best_ms(lambda: conv.conv_backward(dout, x, W, s, p))
+                a = (best_ms(lambda: conv.conv_forward(x, W, b, s, p))
+                     + best_ms(lambda: conv.conv_backward(dout, x, W, s, p)))
                 print(f"{name}: fwd+bwd by {path}: {a:.2f} ms")
         finally:
             conv.TAPS_MIN_CHANNELS = saved_taps

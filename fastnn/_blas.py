@@ -52,7 +52,8 @@ def _controls():
         for lib in ThreadpoolController().lib_controllers:
             if lib.user_api != "blas":
                 continue
-            direct = lib.internal_api == "openblas" and lib.threading_layer != "openmp" and _openblas_functions(lib)
+            pthreads_openblas = lib.internal_api == "openblas" and lib.threading_layer != "openmp"
+            direct = pthreads_openblas and _openblas_functions(lib)
             controls.append(direct or (lib.get_num_threads, lib.set_num_threads))
         _state["controls"] = controls
     return _state["controls"]

@@ -205,7 +205,8 @@ def _backward_batch(const real[:, :, :, ::1] dout, const real[:, :, :, ::1] relu
                     real[:, ::1] dW_parts, real[:, ::1] db_parts, real[:, ::1] work,
                     Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t rows, bint relu, bint need_dx,
                     int nthreads):
-    """dx of every image (if need_dx); dW_parts[j] (dW^T, (K, FN)), db_parts[j] = sums over the j-th block of images.
+    """dx of every image (if need_dx); dW_parts[j] (dW^T, (K, FN)) and db_parts[j]:
+    sums over the j-th block of images.
 
     The images are cut into len(dW_parts) fixed blocks that threads take in
     any order (dynamic schedule): each block's sum is formed in image order,
