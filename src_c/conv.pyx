@@ -27,6 +27,7 @@ uses one thread per image; small problems run on one thread.
 include "_openmp.pxi"
 include "im2col_core.pxi"
 include "blas_gemm.pxi"
+include "relu_rule.pxi"
 include "conv_taps.pxi"
 
 import numpy as np
@@ -69,12 +70,6 @@ _NO_RELU_OUT = {np.dtype(t).char: np.zeros((0, 0, 0, 0), dtype=t) for t in (np.f
 # --------------------------------------------------------------------------
 # One image
 # --------------------------------------------------------------------------
-cdef inline real relu_value(real v) noexcept nogil:
-    """max(v, 0) as np.maximum(v, 0) computes it (NaN stays NaN, -0.0 becomes 0),
-    the same rule as the ReLU kernel in elementwise.pyx."""
-    return v if (v > 0) | (v != v) else 0
-
-
 cdef void _forward_image(const real* img, const real* Wm, const real* b, real* out,
                          real* colT, real* xpad, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                          Py_ssize_t FN, Py_ssize_t FH, Py_ssize_t FW,
@@ -135,12 +130,10 @@ cdef const real* _relu_masked(const real* dout, const real* relu_out, real* mask
     """dout if not relu, else masked = dout where relu_out > 0, 0 elsewhere (n values):
     the gradient through the Relu that followed the convolution, as relu_backward."""
     cdef Py_ssize_t i
-    cdef real d
     if not relu:
         return dout
     for i in range(n):
-        d = dout[i]                  # loaded either way: a select, not a branch
-        masked[i] = d if relu_out[i] > 0 else 0
+        masked[i] = relu_grad(dout[i], relu_out[i])
     return masked
 
 

@@ -1,5 +1,5 @@
 # Convolution with stride 1 as one small matrix product per filter tap
-# (included by conv.pyx, after im2col_core.pxi and blas_gemm.pxi).
+# (included by conv.pyx, after im2col_core.pxi, blas_gemm.pxi and relu_rule.pxi).
 #
 # With stride 1 the pixels that filter tap (fy, fx) sees, for all output
 # positions, form a shifted window of the padded image. Read the padded image
@@ -86,7 +86,6 @@ cdef void _backward_image_taps(const real* img, const real* Wtaps, const real* d
     cdef const real* src
     cdef const real* mask
     cdef real* row
-    cdef real d
     for f in range(FN):
         for oy in range(OH):                 # dout into the wide grid, zero beyond OW
             src = dout + (f * OH + oy) * OW
@@ -94,8 +93,7 @@ cdef void _backward_image_taps(const real* img, const real* Wtaps, const real* d
             if relu_out != NULL:
                 mask = relu_out + (f * OH + oy) * OW
                 for ox in range(OW):
-                    d = src[ox]              # loaded either way: a select, not a branch
-                    row[ox] = d if mask[ox] > 0 else 0
+                    row[ox] = relu_grad(src[ox], mask[ox])
             else:
                 for ox in range(OW):
                     row[ox] = src[ox]

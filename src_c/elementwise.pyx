@@ -24,6 +24,7 @@ from libc.math cimport sqrt, sqrtf
 from fastnn import _backend
 
 include "_openmp.pxi"
+include "relu_rule.pxi"
 
 # Below this many elements a call is too small to be worth threads.
 PARALLEL_MIN_SIZE = 1 << 17
@@ -53,23 +54,16 @@ cdef inline Py_ssize_t _chunk_end(Py_ssize_t chunk, Py_ssize_t size, Py_ssize_t 
 # --------------------------------------------------------------------------
 cdef void _relu_forward_range(const floating* x, floating* out, Py_ssize_t start, Py_ssize_t end) noexcept nogil:
     cdef Py_ssize_t i
-    cdef floating v
     for i in range(start, end):
-        v = x[i]
-        # np.maximum(x, 0): NaN stays NaN, -0.0 becomes +0.0.
-        out[i] = v if (v > 0) | (v != v) else 0
+        out[i] = relu_value(x[i])
 
 
 cdef void _relu_backward_range(
     const floating* dout, const floating* out, floating* dx, Py_ssize_t start, Py_ssize_t end,
 ) noexcept nogil:
     cdef Py_ssize_t i
-    cdef floating d
     for i in range(start, end):
-        # Load dout[i] whatever the test gives, so that the compiler can use a
-        # branch-free select (half of the branches would be mispredicted).
-        d = dout[i]
-        dx[i] = d if out[i] > 0 else 0
+        dx[i] = relu_grad(dout[i], out[i])
 
 
 cdef void _relu_forward(const floating[::1] x, floating[::1] out, int threads) noexcept:
