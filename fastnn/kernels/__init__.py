@@ -139,10 +139,9 @@ def conv_forward(x, W, b, stride=1, pad=0, relu=False):
     b = chk.float_array(where, "bias b", b)
     if b.size != W.shape[0]:
         raise ValueError(f"{where}: bias has {b.size} values for {W.shape[0]} filters")
-    if not isinstance(relu, (bool, np.bool_)):
-        raise TypeError(f"{where}: relu must be True or False, got {relu!r}")
+    relu = chk.flag(where, "relu", relu)
     x, W, b = _same_dtype(x, W, b.reshape(-1))
-    return _impl("conv_forward")(x, W, b, int(stride), int(pad), bool(relu))
+    return _impl("conv_forward")(x, W, b, int(stride), int(pad), relu)
 
 
 def conv_backward(dout, x, W, stride=1, pad=0, col=None, relu_out=None, need_dx=True):
@@ -164,14 +163,13 @@ def conv_backward(dout, x, W, stride=1, pad=0, col=None, relu_out=None, need_dx=
         dout, x, W, relu_out = _same_dtype(dout, x, W, relu_out)
     else:
         dout, x, W = _same_dtype(dout, x, W)
-    if not isinstance(need_dx, (bool, np.bool_)):
-        raise TypeError(f"{where}: need_dx must be True or False, got {need_dx!r}")
+    need_dx = chk.flag(where, "need_dx", need_dx)
     fn = _impl("conv_backward")
     if fn is numpy_kernels.conv_backward:
         if col is not None and col.dtype != x.dtype:
             col = None
-        return fn(dout, x, W, int(stride), int(pad), col, relu_out, bool(need_dx))
-    return fn(dout, x, W, int(stride), int(pad), relu_out, bool(need_dx))
+        return fn(dout, x, W, int(stride), int(pad), col, relu_out, need_dx)
+    return fn(dout, x, W, int(stride), int(pad), relu_out, need_dx)
 
 
 # --------------------------------------------------------------------------

@@ -52,6 +52,13 @@ def non_negative_int(where, name, value):
     return int(value)
 
 
+def flag(where, name, value):
+    """Return value as a bool if it is one (Python or NumPy), else raise TypeError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def non_empty_batch(where, name, a):
     if a.shape[0] == 0:
         raise ValueError(f"{where}: {name} has an empty batch (shape {a.shape})")
