@@ -434,13 +434,17 @@ class Pooling:
         )
 
 
+def _plain(layer, cls):
+    """Whether layer is a cls whose ``forward``/``backward`` were not replaced on
+    the instance (by a hook that expects to be called): then forward_layers and
+    backward_layers may run it through a combined kernel instead."""
+    return type(layer) is cls and not {"forward", "backward"} & vars(layer).keys()
+
+
 def is_conv_relu_pair(layer, following):
     """Whether ``forward_layers``/``backward_layers`` run these two layers as
-    one kernel: a Convolution directly followed by a Relu, neither of whose
-    ``forward``/``backward`` was replaced on the instance (by a hook that
-    expects to be called)."""
-    return (type(layer) is Convolution and type(following) is Relu
-            and not {"forward", "backward"} & (vars(layer).keys() | vars(following).keys()))
+    one kernel: a plain Convolution directly followed by a plain Relu."""
+    return _plain(layer, Convolution) and _plain(following, Relu)
 
 
 def forward_layers(layers, x, train_flg=False):
@@ -484,7 +488,7 @@ def backward_layers(layers, dout, need_input_grad=True):
             first = i == 1
             dout = layers[i - 1].backward_relu(dout, layers[i], need_dx=need_input_grad or not first)
             i -= 2
-        elif i == 0 and type(layers[0]) is Convolution and "backward" not in vars(layers[0]):
+        elif i == 0 and _plain(layers[0], Convolution):
             dout = layers[0].backward(dout, need_dx=need_input_grad)
             i -= 1
         else:
