@@ -59,6 +59,11 @@ def forward_flops(net, x):
     return total
 
 
+#: The kernels a book conv net's train step runs (SimpleConvNet and DeepConvNet alike).
+CONVNET_KERNELS = ("conv_forward", "conv_backward", "maxpool_forward", "maxpool_backward", "affine_forward",
+                   "affine_backward", "relu_forward", "relu_backward", "softmax_cross_entropy_forward",
+                   "softmax_cross_entropy_backward", "adam_update")
+
 # name -> (builder(dtype), input shape of one image, the network's kernels)
 NETWORKS = {
     "TwoLayerNet (784-50-10)": (
@@ -70,16 +75,12 @@ NETWORKS = {
     "SimpleConvNet": (
         lambda dtype: SimpleConvNet(dtype=dtype, rng=np.random.default_rng(SEED)),
         (1, 28, 28),
-        ("conv_forward", "conv_backward", "maxpool_forward", "maxpool_backward", "affine_forward",
-         "affine_backward", "relu_forward", "relu_backward", "softmax_cross_entropy_forward",
-         "softmax_cross_entropy_backward", "adam_update"),
+        CONVNET_KERNELS,
     ),
     "DeepConvNet": (
         lambda dtype: DeepConvNet(dtype=dtype, rng=np.random.default_rng(SEED)),
         (1, 28, 28),
-        ("conv_forward", "conv_backward", "maxpool_forward", "maxpool_backward", "affine_forward",
-         "affine_backward", "relu_forward", "relu_backward", "softmax_cross_entropy_forward",
-         "softmax_cross_entropy_backward", "adam_update"),
+        CONVNET_KERNELS,
     ),
 }
 
