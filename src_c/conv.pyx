@@ -345,7 +345,6 @@ def conv_backward(dout, x, W, stride=1, pad=0, relu_out=None, need_dx=True):
         raise ValueError(f"conv_backward: relu_out must have shape {dout.shape}, got {relu_out.shape}")
     if not relu:
         relu_out = _NO_RELU_OUT[x.dtype.char]
-    masked = FN * OH * OW if relu else 0          # room for one image's masked dout (colT path)
     taps = _by_taps(C, stride)
     with one_blas_thread():
         if taps:
@@ -354,6 +353,7 @@ def conv_backward(dout, x, W, stride=1, pad=0, relu_out=None, need_dx=True):
             _backward_batch_taps(dout, relu_out, x, _taps_layout(W), dx, dW_parts, db_parts, work,
                                  pad, relu, need_dx, omp)
         else:
+            masked = FN * OH * OW if relu else 0  # room for one image's masked dout
             work = np.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW, 2) + masked), dtype=x.dtype)
             _backward_batch(dout, relu_out, x, W, dx, dW_parts, db_parts, work, stride, pad, rows,
                             relu, need_dx, omp)
