@@ -79,7 +79,7 @@ def test_fit_history_keys_and_learning():
     model = keras.Sequential([L.Dense(16, activation="relu", input_shape=(6,)), L.Dense(3, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x[:200], y[:200], epochs=8, batch_size=16, verbose=0, validation_data=(x[200:], y[200:]))
-    assert list(history.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    assert list(history.history) == ["loss", "accuracy", "val_loss", "val_accuracy"]   # tf.keras order (#16)
     assert history.epoch == list(range(8))
     assert history.params == {"verbose": 0, "epochs": 8, "steps": 13}
     assert history.history["loss"][-1] < history.history["loss"][0]

@@ -338,7 +338,9 @@ class Model:
         params = {"verbose": verbose, "epochs": epochs, "steps": steps}
         cb = cbks.CallbackList(cb_list, self, params)
         self.stop_training = False
+        self._initial_epoch = None           # BackupAndRestore sets it when it resumes a run
         cb.on_train_begin()
+        initial_epoch = self._initial_epoch or initial_epoch
         for epoch in range(initial_epoch, epochs):
             cb.on_epoch_begin(epoch)
             order = self._rng.permutation(n) if shuffle else np.arange(n)
@@ -357,7 +359,10 @@ class Model:
                     break
             epoch_logs = dict(logs)
             if val is not None:
-                val_logs = self._evaluate_arrays(*val, batch_size=kwargs.get("validation_batch_size") or batch_size)
+                cb.on_test_begin()
+                val_logs = self._evaluate_arrays(*val, batch_size=kwargs.get("validation_batch_size") or batch_size,
+                                                 cb=cb)
+                cb.on_test_end(val_logs)
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
             cb.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:

@@ -74,3 +74,74 @@ def rng_from_state(state):
     bitgen = getattr(np.random, state["bit_generator"])()
     bitgen.state = state
     return np.random.Generator(bitgen)
+
+
+# ------------------------------------------------- get_value / set_value
+class LiveScalar(float):
+    """A number read from a live setting, such as ``optimizer.learning_rate``, that can be set back.
+
+    It is a ``float`` (arithmetic, comparisons, formatting and JSON see the value
+    at the moment it was read), and it remembers where it came from, so that
+    ``keras.backend.set_value(optimizer.learning_rate, 0.01)`` and
+    ``optimizer.learning_rate.assign(0.01)`` change the setting itself (Keras
+    keeps the learning rate in a variable for the same purpose).
+    ``numpy()``/``get_value`` read the current value of the setting.
+    """
+
+    def __new__(cls, value, getter, setter):
+        obj = super().__new__(cls, value)
+        obj._getter = getter
+        obj._setter = setter
+        return obj
+
+    def assign(self, value):
+        self._setter(value)
+        return self
+
+    def numpy(self):
+        return np.float32(self._getter()) if floatx() == "float32" else np.float64(self._getter())
+
+    @property
+    def value(self):
+        return float(self._getter())
+
+    def __reduce__(self):                 # copies and pickles are plain floats
+        return (float, (float(self),))
+
+    def __deepcopy__(self, memo):
+        return float(self)
+
+    def __copy__(self):
+        return float(self)
+
+
+def get_value(x):
+    """The value of ``x`` as NumPy: a variable such as ``optimizer.learning_rate``, an array or a number."""
+    if isinstance(x, LiveScalar):
+        return x.numpy()
+    if hasattr(x, "numpy") and callable(x.numpy):
+        return x.numpy()
+    if isinstance(x, np.ndarray):
+        return x.copy()
+    if isinstance(x, (int, float, np.number, bool)):
+        return np.asarray(x)[()]
+    raise TypeError(f"keras.backend.get_value: expected a variable, an array or a number, got {type(x).__name__}")
+
+
+def set_value(x, value):
+    """Set ``x`` to ``value`` in place: ``optimizer.learning_rate`` (takes effect at the next step) or a weight array."""
+    if isinstance(x, LiveScalar) or (hasattr(x, "assign") and callable(x.assign)):
+        x.assign(float(np.asarray(value)) if np.ndim(value) == 0 else value)
+        return
+    if isinstance(x, np.ndarray):
+        value = np.asarray(value)
+        if value.shape != x.shape and value.size != 1:
+            raise ValueError(f"keras.backend.set_value: the variable has shape {x.shape}, the value {value.shape}")
+        if not x.flags.writeable:
+            raise ValueError("keras.backend.set_value: the array is read-only")
+        x[...] = value
+        return
+    raise TypeError(
+        f"keras.backend.set_value: expected a variable (e.g. model.optimizer.learning_rate) or a weight array, "
+        f"got {type(x).__name__}; a plain number cannot be changed in place"
+    )

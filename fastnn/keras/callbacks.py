@@ -18,6 +18,27 @@ from ._progbar import Progbar
 
 
 class Callback:
+    """Base class: override the hooks you need; ``self.model`` and ``self.params`` are set by fit.
+
+    Hooks and the ``logs`` they receive (always a dict, possibly empty):
+
+    * ``on_train_begin/end``: ``{}`` / the last epoch's logs;
+    * ``on_epoch_begin(epoch)``: ``{}``; ``on_epoch_end(epoch)``: the epoch's
+      results, with ``val_`` entries when there is validation data;
+    * ``on_train_batch_begin/end(batch)``: ``{}`` / the running means of the
+      epoch so far (``loss``, metrics); ``on_batch_begin/end`` are Keras 2's
+      names for them and are called by the default ``on_train_batch_*``;
+    * ``on_test_begin/end``, ``on_test_batch_begin/end``: the same for
+      evaluate and for fit's validation pass;
+    * ``on_predict_begin/end``, ``on_predict_batch_begin/end``:
+      ``{'outputs': batch outputs}`` at batch end.
+
+    Subclasses need not call ``super().__init__()`` (many tutorials do not).
+    """
+
+    model = None
+    params = {}
+
     def __init__(self):
         self.model = None
         self.params = {}
@@ -28,12 +49,19 @@ class Callback:
     def set_params(self, params):
         self.params = params
 
+    def on_batch_begin(self, batch, logs=None): pass
+    def on_batch_end(self, batch, logs=None): pass
     def on_train_begin(self, logs=None): pass
     def on_train_end(self, logs=None): pass
     def on_epoch_begin(self, epoch, logs=None): pass
     def on_epoch_end(self, epoch, logs=None): pass
-    def on_train_batch_begin(self, batch, logs=None): pass
-    def on_train_batch_end(self, batch, logs=None): pass
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs=logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs=logs)
+
     def on_test_begin(self, logs=None): pass
     def on_test_end(self, logs=None): pass
     def on_test_batch_begin(self, batch, logs=None): pass
@@ -44,29 +72,89 @@ class Callback:
     def on_predict_batch_end(self, batch, logs=None): pass
 
 
+_HOOKS_WITH_INDEX = ("on_epoch_begin", "on_epoch_end", "on_train_batch_begin", "on_train_batch_end",
+                     "on_test_batch_begin", "on_test_batch_end", "on_predict_batch_begin",
+                     "on_predict_batch_end")
+_HOOKS_LOGS_ONLY = ("on_train_begin", "on_train_end", "on_test_begin", "on_test_end",
+                    "on_predict_begin", "on_predict_end")
+
+
 class CallbackList:
-    """Calls a hook on every callback in order."""
+    """Calls every hook on every callback in order, as Keras does.
+
+    ``logs`` is always a dict (``{}`` when the caller gave none) and the same
+    dict goes to every callback, so what one adds (e.g. ``learning_rate``)
+    reaches the next ones. ``on_train_end`` receives the last epoch's logs.
+    Only one ``ProgbarLogger`` runs: a user's own one wins over the one fit adds.
+    ``on_batch_begin/end`` on the list are Keras 2's names for the train-batch hooks.
+    """
 
     def __init__(self, callbacks, model, params):
-        self.callbacks = list(callbacks)
-        for cb in self.callbacks:
+        callbacks = list(callbacks or [])
+        for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be keras.callbacks.Callback instances, got {type(cb).__name__}")
+        progbars = [cb for cb in callbacks if isinstance(cb, ProgbarLogger)]
+        self.callbacks = [cb for cb in callbacks if not isinstance(cb, ProgbarLogger) or cb is progbars[0]]
+        self.model = model
+        self.params = params
+        self._last_epoch_logs = {}
+        for cb in self.callbacks:
             cb.set_model(model)
             cb.set_params(params)
 
-    def __getattr__(self, hook):
-        if not hook.startswith("on_"):
-            raise AttributeError(hook)
+    def _call(self, hook, *args, logs=None):
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            getattr(cb, hook)(*args, logs)
+        return logs
 
-        def call(*args, **kwargs):
-            for cb in self.callbacks:
-                getattr(cb, hook)(*args, **kwargs)
-        return call
+    def on_train_begin(self, logs=None):
+        self._last_epoch_logs = {}
+        self._call("on_train_begin", logs=logs)
+
+    def on_train_end(self, logs=None):
+        self._call("on_train_end", logs=dict(self._last_epoch_logs) if logs is None else logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._call("on_epoch_begin", epoch, logs=logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._last_epoch_logs = self._call("on_epoch_end", epoch, logs=logs)
+
+    def on_batch_begin(self, batch, logs=None):
+        self.on_train_batch_begin(batch, logs)
+
+    def on_batch_end(self, batch, logs=None):
+        self.on_train_batch_end(batch, logs)
+
+    def __getattr__(self, hook):
+        if hook in _HOOKS_WITH_INDEX:
+            return lambda index, logs=None: self._call(hook, index, logs=logs)
+        if hook in _HOOKS_LOGS_ONLY:
+            return lambda logs=None: self._call(hook, logs=logs)
+        raise AttributeError(f"CallbackList has no hook {hook!r}")
+
+    def __iter__(self):
+        return iter(self.callbacks)
+
+
+def _order_like_keras(logs, model):
+    """Keys as tf.keras' History lists them: loss, the other losses and metrics in compile
+    order, then their ``val_`` versions, then anything else (e.g. ``learning_rate``)."""
+    names = list(getattr(model, "metrics_names", None) or ["loss"]) if model is not None else ["loss"]
+    train = [k for k in names if k in logs] + sorted(k for k in logs if not k.startswith("val_") and k not in names
+                                                     and "val_" + k in logs)
+    val = ["val_" + k for k in train if "val_" + k in logs]
+    head = train + val
+    return head + [k for k in logs if k not in head]
 
 
 class History(Callback):
-    """Records the epoch logs: ``history`` (key -> list of values), ``epoch`` (indices)."""
+    """Records the epoch logs: ``history`` (key -> list of values), ``epoch`` (indices).
+
+    Keys are in tf.keras' order: ``loss``, the metrics, then the ``val_`` ones.
+    """
 
     def __init__(self):
         super().__init__()
@@ -78,32 +166,110 @@ class History(Callback):
         self.history = {}
 
     def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
         self.epoch.append(epoch)
-        for k, v in (logs or {}).items():
-            self.history.setdefault(k, []).append(v)
-        self.model.history = self
+        for k in _order_like_keras(logs, self.model):
+            self.history.setdefault(k, [])
+        for k, v in logs.items():
+            self.history[k].append(v)
+        if self.model is not None:
+            self.model.history = self
 
 
 class ProgbarLogger(Callback):
-    """Prints ``Epoch i/n`` and the progress line (verbose 1) or one line per epoch (verbose 2)."""
+    """Prints ``Epoch i/n`` and fit's progress line (verbose 1) or one line per epoch (verbose 2).
 
-    def __init__(self, verbose=1, stream=None):
+    ``fit`` adds one when ``verbose`` is not 0; pass your own to control it.
+    ``verbose`` defaults to fit's. (evaluate and predict print their own line.)
+    ``count_mode``/``stateful_metrics`` are Keras 2's arguments and are accepted.
+    """
+
+    def __init__(self, count_mode="steps", stateful_metrics=None, verbose=None, stream=None):
         super().__init__()
+        if isinstance(count_mode, int) and not isinstance(count_mode, bool) and verbose is None:
+            count_mode, verbose = "steps", count_mode       # fastnn's older ProgbarLogger(verbose)
+        if count_mode not in ("steps", "samples"):
+            raise ValueError(f"ProgbarLogger: count_mode must be 'steps' or 'samples', got {count_mode!r}")
         self.verbose = verbose
         self.stream = stream
+        self._bar = None
+
+    def _verbose(self):
+        v = self.verbose if self.verbose is not None else self.params.get("verbose", 1)
+        return 1 if v == "auto" else int(v)
 
     def on_epoch_begin(self, epoch, logs=None):
+        verbose = self._verbose()
+        if not verbose:
+            return
         out = self.stream or sys.stdout
         out.write(f"Epoch {epoch + 1}/{self.params['epochs']}\n")
         out.flush()
-        self._bar = Progbar(self.params["steps"], self.verbose, self.stream)
+        self._bar = Progbar(self.params["steps"], verbose, self.stream)
 
     def on_train_batch_end(self, batch, logs=None):
-        if batch + 1 < self.params["steps"]:
+        if self._bar is not None and batch + 1 < self.params["steps"]:
             self._bar.update(batch + 1, logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        self._bar.update(self.params["steps"], logs, finalize=True)
+        if self._bar is not None:
+            self._bar.update(self.params["steps"], logs, finalize=True)
+            self._bar = None
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as the loss is NaN or infinite.
+
+    Prints ``Batch N: Invalid loss, terminating training`` and sets
+    ``model.stop_training``; the epoch then ends as usual (its logs show the
+    bad loss). With ``raise_error=True`` a ``RuntimeError`` is raised instead,
+    so the code after ``fit`` does not run on a diverged model.
+    """
+
+    def __init__(self, raise_error=False):
+        super().__init__()
+        self.raise_error = bool(raise_error)
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or np.isfinite(loss):
+            return
+        if self.raise_error:
+            raise RuntimeError(f"TerminateOnNaN: NaN or Inf loss at batch {batch} (loss {loss}); training stopped")
+        print(f"Batch {batch}: Invalid loss, terminating training")
+        self.model.stop_training = True
+
+
+class LambdaCallback(Callback):
+    """A callback made of functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``.
+
+    Accepts every hook name (``on_epoch_begin/end(epoch, logs)``,
+    ``on_train_begin/end(logs)``, ``on_batch_begin/end(batch, logs)``,
+    ``on_train_batch_*``, ``on_test_*``, ``on_predict_*``); other keyword
+    arguments become attributes, as in Keras.
+    """
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
+                 on_train_batch_begin=None, on_train_batch_end=None, **kwargs):
+        super().__init__()
+        hooks = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end, on_train_begin=on_train_begin,
+                     on_train_end=on_train_end, on_train_batch_begin=on_train_batch_begin,
+                     on_train_batch_end=on_train_batch_end)
+        for name in list(kwargs):
+            if name.startswith("on_") and hasattr(Callback, name):
+                hooks[name] = kwargs.pop(name)
+        for name, fn in hooks.items():
+            if fn is None:
+                continue
+            if not callable(fn):
+                raise TypeError(f"LambdaCallback: {name} must be callable, got {type(fn).__name__}")
+            setattr(self, name, fn)
+        self.__dict__.update(kwargs)
+
+
+def weights_finite(model):
+    """True when every weight of ``model`` is finite (checkpoints never save a diverged model)."""
+    return all(np.all(np.isfinite(w)) for w in model.weights if np.asarray(w).dtype.kind in "fc")
 
 
 def _monitor_mode(where, monitor, mode):
@@ -195,6 +361,9 @@ class EarlyStopping(_Monitor):
 class ModelCheckpoint(_Monitor):
     """Save the model (or only its weights) after each epoch, or only when ``monitor`` improves.
 
+    Weights that are not finite (a diverged run) are never written: the
+    previous checkpoint stays, and a ``RuntimeWarning`` says so.
+
     ``filepath`` may contain ``{epoch:02d}`` and log keys such as ``{val_loss:.2f}``.
     """
 
@@ -221,6 +390,10 @@ class ModelCheckpoint(_Monitor):
                 print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {current:.5f}, "
                       f"saving model to {path}")
             self.best = current
+        if not weights_finite(self.model):
+            warnings.warn(f"ModelCheckpoint: the model's weights are not finite (NaN or Inf) at epoch {epoch + 1}; "
+                          f"{path} was not written", RuntimeWarning, stacklevel=2)
+            return
         if self.save_weights_only:
             self.model.save_weights(path)
         else:
@@ -329,3 +502,8 @@ class CSVLogger(Callback):
             writer.writerow(["epoch"] + self.keys)
         writer.writerows(self._rows)
         _atomic.write_bytes(self.filename, buf.getvalue().encode())
+
+
+# Defined in their own modules (one concern per file), exported here as in Keras.
+from ._backup import BackupAndRestore  # noqa: E402,F401
+from ._tensorboard import TensorBoard  # noqa: E402,F401

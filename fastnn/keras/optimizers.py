@@ -20,6 +20,7 @@ The old ``decay=`` argument of Keras 2 is honoured: step t uses lr / (1 + decay*
 import numpy as np
 
 from .. import kernels
+from .backend import LiveScalar
 
 _COMMON = ("name", "clipnorm", "clipvalue", "global_clipnorm", "weight_decay", "decay")
 
@@ -48,7 +49,12 @@ class Optimizer:
 
     @property
     def learning_rate(self):
-        return self._lr
+        """The learning rate: a float that ``keras.backend.set_value`` / ``.assign`` can change.
+
+        Assigning (``opt.learning_rate = 0.01``, ``opt.lr = ...``, ``set_value``)
+        takes effect at the next training step.
+        """
+        return LiveScalar(self._lr, lambda: self._lr, lambda v: setattr(self, "learning_rate", v))
 
     @learning_rate.setter
     def learning_rate(self, value):
@@ -77,8 +83,8 @@ class Optimizer:
     def _step_lr(self):
         """The learning rate of the current step (with the old ``decay`` argument applied)."""
         if self.decay:
-            return self.learning_rate / (1.0 + self.decay * self.iterations)
-        return self.learning_rate
+            return self._lr / (1.0 + self.decay * self.iterations)
+        return self._lr
 
     def apply(self, keys, params, grads):
         """One step on every (param, grad) pair; params are updated in place."""

@@ -1,0 +1,226 @@
+"""``BackupAndRestore``: resume an interrupted ``fit`` where it stopped.
+
+At the end of every epoch (or every ``save_freq`` batches) the training state
+goes to one file, ``backup_dir/backup.npz``, written atomically (temporary
+file + rename: a crash mid-write leaves the previous backup whole):
+
+* every weight of the model, in layer order;
+* the optimizer's state: step count, learning rate and its slots
+  (momentum, Adam's moments, ...), keyed ``'layer/weight'``;
+* the random generators of the model (shuffling) and of its layers (dropout);
+* the number of finished epochs.
+
+When ``fit`` starts and a backup exists, all of that is put back and ``fit``
+continues from the first unfinished epoch, so the run ends with the same
+weights as one that was never interrupted. A backup saved mid-epoch
+(``save_freq=N``) resumes at the start of that epoch with the mid-epoch
+weights, as in Keras. When ``fit`` ends normally the backup is deleted
+(``delete_checkpoint=True``). The file is NumPy's ``.npz`` read with
+``allow_pickle=False``; every array is checked against the model before any
+is used. Weights that are not finite are never backed up.
+"""
+import io
+import json
+import os
+
+import numpy as np
+
+from . import _atomic
+from .callbacks import Callback, weights_finite
+
+_META = "__backup__"
+_FORMAT = "fastnn.keras.backup"
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+class BackupAndRestore(Callback):
+    """Back up the training state in ``backup_dir`` and restore it when ``fit`` is run again.
+
+    Args:
+        backup_dir: a directory used only by this callback.
+        save_freq: ``'epoch'`` or a number of batches.
+        double_checkpoint: also keep the previous backup, used if the latest one cannot be read.
+        delete_checkpoint: delete the backup when ``fit`` finishes.
+    """
+
+    FILE = "backup.npz"
+    PREVIOUS = "backup.prev.npz"
+
+    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True):
+        super().__init__()
+        if not backup_dir:
+            raise ValueError("BackupAndRestore: backup_dir must be a directory path, got an empty value")
+        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, (int, np.integer))
+                                     or save_freq < 1):
+            raise ValueError(f"BackupAndRestore: save_freq must be 'epoch' or a positive int, got {save_freq!r}")
+        self.backup_dir = os.fspath(backup_dir)
+        self.save_freq = save_freq
+        self.double_checkpoint = bool(double_checkpoint)
+        self.delete_checkpoint = bool(delete_checkpoint)
+        self._path = os.path.join(self.backup_dir, self.FILE)
+        self._prev_path = os.path.join(self.backup_dir, self.PREVIOUS)
+        self._current_epoch = 0
+        self._batches = 0
+
+    # ------------------------------------------------------------ restore
+    def on_train_begin(self, logs=None):
+        self._batches = 0
+        self._current_epoch = 0
+        paths = [self._path] + ([self._prev_path] if self.double_checkpoint else [])
+        errors = []
+        for path in paths:
+            if not os.path.exists(path):
+                continue
+            try:
+                state = self._read(path)
+            except ValueError as exc:
+                errors.append(str(exc))
+                continue
+            self._apply(state)
+            return
+        if errors:
+            raise ValueError("; ".join(errors))
+
+    def _read(self, path):
+        """Read and check a backup file: everything is validated before the model is touched."""
+        model = self.model
+        where = f"BackupAndRestore: {path}"
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        except (ValueError, OSError, EOFError, KeyError) as exc:
+            raise ValueError(f"{where} is not a readable backup ({type(exc).__name__}: {exc})") from None
+        except Exception as exc:                         # zipfile.BadZipFile and relatives
+            raise ValueError(f"{where} is not a readable backup ({type(exc).__name__}: {exc})") from None
+        if _META not in arrays or arrays[_META].dtype.kind != "U" or arrays[_META].ndim != 0:
+            raise ValueError(f"{where} has no backup metadata")
+        try:
+            meta = json.loads(str(arrays.pop(_META)))
+        except ValueError:
+            raise ValueError(f"{where}: the backup metadata is not valid JSON") from None
+        if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+            raise ValueError(f"{where} is not a fastnn.keras backup")
+        epoch = meta.get("epoch")
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"{where}: bad epoch number {epoch!r}")
+
+        weights = model.weights
+        n = meta.get("n_weights")
+        if n != len(weights):
+            raise ValueError(f"{where} holds {n} weight arrays, the model '{model.name}' has {len(weights)}; "
+                             f"was it written for another model?")
+        new_weights = []
+        for i, w in enumerate(weights):
+            a = arrays.get(f"w:{i}")
+            if a is None or a.shape != w.shape or a.dtype.kind not in "f":
+                raise ValueError(f"{where}: weight {i} should be a float array of shape {w.shape}, "
+                                 f"the file has {None if a is None else (a.shape, str(a.dtype))}")
+            new_weights.append(a.astype(w.dtype, copy=False))
+
+        opt_state = None
+        opt = model.optimizer
+        saved_opt = meta.get("optimizer")
+        if opt is not None and isinstance(saved_opt, dict):
+            keys, params = model._trainable()
+            shapes = dict(zip(keys, (p.shape for p in params)))
+            slots = {}
+            for key, names in (saved_opt.get("slots") or {}).items():
+                if key not in shapes or not isinstance(names, list):
+                    raise ValueError(f"{where}: optimizer state for unknown weight {key!r}")
+                slots[key] = {}
+                for sname in names:
+                    a = arrays.get(f"opt:{key}:{sname}")
+                    if not isinstance(sname, str) or a is None or a.shape != shapes[key] or a.dtype.kind != "f":
+                        raise ValueError(f"{where}: optimizer slot {sname!r} of {key!r} should have shape "
+                                         f"{shapes[key]}, the file has {None if a is None else a.shape}")
+                    slots[key][sname] = np.array(a)
+            iterations, lr = saved_opt.get("iterations"), saved_opt.get("learning_rate")
+            if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
+                raise ValueError(f"{where}: bad optimizer step count {iterations!r}")
+            if not isinstance(lr, (int, float)) or not np.isfinite(lr) or lr < 0:
+                raise ValueError(f"{where}: bad learning rate {lr!r}")
+            opt_state = {"slots": slots, "iterations": iterations, "learning_rate": float(lr)}
+
+        rngs = meta.get("rng") or {}
+        gens = _generators(model)
+        for name, state in rngs.items():
+            gen = gens.get(name)
+            if gen is None or not isinstance(state, dict) or state.get("bit_generator") not in _BIT_GENERATORS \
+                    or state.get("bit_generator") != type(gen.bit_generator).__name__:
+                raise ValueError(f"{where}: random generator state for {name!r} does not fit the model")
+        return {"epoch": epoch, "weights": new_weights, "optimizer": opt_state, "rng": rngs}
+
+    def _apply(self, state):
+        model = self.model
+        model.set_weights(state["weights"])
+        if state["optimizer"] is not None:
+            opt = model.optimizer
+            opt.slots = state["optimizer"]["slots"]
+            opt.iterations = state["optimizer"]["iterations"]
+            opt.learning_rate = state["optimizer"]["learning_rate"]
+        gens = _generators(model)
+        for name, s in state["rng"].items():
+            try:
+                gens[name].bit_generator.state = s
+            except (TypeError, ValueError, KeyError) as exc:
+                raise ValueError(f"BackupAndRestore: {self._path}: bad random generator state for {name!r} "
+                                 f"({exc})") from None
+        self._current_epoch = state["epoch"]
+        model._initial_epoch = state["epoch"]
+
+    # --------------------------------------------------------------- save
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch = epoch + 1
+        self._batches = 0
+        if self.save_freq == "epoch":
+            self._save()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._batches += 1
+        if self._batches % self.save_freq == 0:
+            self._save()
+
+    def _save(self):
+        model = self.model
+        if not weights_finite(model):
+            return                              # keep the last good backup
+        arrays = {f"w:{i}": w for i, w in enumerate(model.weights)}
+        meta = {"format": _FORMAT, "version": 1, "epoch": self._current_epoch, "n_weights": len(arrays),
+                "rng": {name: g.bit_generator.state for name, g in _generators(model).items()}}
+        opt = model.optimizer
+        if opt is not None:
+            meta["optimizer"] = {"iterations": int(opt.iterations), "learning_rate": float(opt.learning_rate),
+                                 "slots": {k: list(v) for k, v in opt.slots.items()}}
+            for key, slots in opt.slots.items():
+                for sname, value in slots.items():
+                    arrays[f"opt:{key}:{sname}"] = value
+        arrays[_META] = np.array(json.dumps(meta))
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        if self.double_checkpoint and os.path.exists(self._path):
+            os.replace(self._path, self._prev_path)
+        _atomic.write_bytes(self._path, buf.getvalue())
+
+    def on_train_end(self, logs=None):
+        if not self.delete_checkpoint:
+            return
+        for path in (self._path, self._prev_path):
+            if os.path.exists(path):
+                os.remove(path)
+        try:
+            os.rmdir(self.backup_dir)           # only if nothing else is in it
+        except OSError:
+            pass
+
+
+def _generators(model):
+    """The model's random generators by name: 'model' (shuffling) and each layer that has one."""
+    gens = {}
+    if isinstance(getattr(model, "_rng", None), np.random.Generator):
+        gens["model"] = model._rng
+    for layer in model.layers:
+        if isinstance(getattr(layer, "_rng", None), np.random.Generator):
+            gens[f"layer:{layer.name}"] = layer._rng
+    return gens
