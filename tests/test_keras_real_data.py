@@ -86,7 +86,7 @@ def test_fashion_mnist_mlp():
     ])
     model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
     history = model.fit(x_train, y_train, epochs=2, validation_data=(x_valid, y_valid), verbose=0)
-    assert list(history.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    assert list(history.history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
     assert history.history["val_accuracy"][1] > history.history["val_accuracy"][0] - 0.02
     _, acc = model.evaluate(x_test[:2000] / 255.0, y_test[:2000], verbose=0)
     assert acc >= 0.77

@@ -6,7 +6,7 @@ file + rename: a crash mid-write leaves the previous backup whole):
 
 * every weight of the model, in layer order;
 * the optimizer's state: step count, learning rate and its slots
-  (momentum, Adam's moments, ...), keyed ``'layer/weight'``;
+  (momentum, Adam's moments, ...) by trainable weight position;
 * the random generators of the model (shuffling) and of its layers (dropout);
 * the number of finished epochs.
 
@@ -122,17 +122,19 @@ class BackupAndRestore(Callback):
         saved_opt = meta.get("optimizer")
         if opt is not None and isinstance(saved_opt, dict):
             keys, params = model._trainable()
-            shapes = dict(zip(keys, (p.shape for p in params)))
             slots = {}
-            for key, names in (saved_opt.get("slots") or {}).items():
-                if key not in shapes or not isinstance(names, list):
-                    raise ValueError(f"{where}: optimizer state for unknown weight {key!r}")
+            for index, names in (saved_opt.get("slots") or {}).items():
+                i = int(index) if str(index).isdigit() else -1
+                if not 0 <= i < len(keys) or not isinstance(names, list):
+                    raise ValueError(f"{where}: optimizer state for trainable weight {index!r}, "
+                                     f"the model has {len(keys)}")
+                key, shape = keys[i], params[i].shape
                 slots[key] = {}
                 for sname in names:
-                    a = arrays.get(f"opt:{key}:{sname}")
-                    if not isinstance(sname, str) or a is None or a.shape != shapes[key] or a.dtype.kind != "f":
+                    a = arrays.get(f"opt:{i}:{sname}")
+                    if not isinstance(sname, str) or a is None or a.shape != shape or a.dtype.kind != "f":
                         raise ValueError(f"{where}: optimizer slot {sname!r} of {key!r} should have shape "
-                                         f"{shapes[key]}, the file has {None if a is None else a.shape}")
+                                         f"{shape}, the file has {None if a is None else a.shape}")
                     slots[key][sname] = np.array(a)
             iterations, lr = saved_opt.get("iterations"), saved_opt.get("learning_rate")
             if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
@@ -171,7 +173,6 @@ class BackupAndRestore(Callback):
     # --------------------------------------------------------------- save
     def on_epoch_end(self, epoch, logs=None):
         self._current_epoch = epoch + 1
-        self._batches = 0
         if self.save_freq == "epoch":
             self._save()
 
@@ -179,7 +180,7 @@ class BackupAndRestore(Callback):
         if self.save_freq == "epoch":
             return
         self._batches += 1
-        if self._batches % self.save_freq == 0:
+        if self._batches % self.save_freq == 0:          # counted across epochs, as Keras does
             self._save()
 
     def _save(self):
@@ -191,11 +192,14 @@ class BackupAndRestore(Callback):
                 "rng": {name: g.bit_generator.state for name, g in _generators(model).items()}}
         opt = model.optimizer
         if opt is not None:
+            # Slots by the weight's position (names such as 'dense_3/kernel' change between runs).
+            index = {key: i for i, key in enumerate(model._trainable()[0])}
             meta["optimizer"] = {"iterations": int(opt.iterations), "learning_rate": float(opt.learning_rate),
-                                 "slots": {k: list(v) for k, v in opt.slots.items()}}
+                                 "slots": {str(index[k]): list(v) for k, v in opt.slots.items() if k in index}}
             for key, slots in opt.slots.items():
                 for sname, value in slots.items():
-                    arrays[f"opt:{key}:{sname}"] = value
+                    if key in index:
+                        arrays[f"opt:{index[key]}:{sname}"] = value
         arrays[_META] = np.array(json.dumps(meta))
         buf = io.BytesIO()
         np.savez(buf, **arrays)
@@ -216,11 +220,11 @@ class BackupAndRestore(Callback):
 
 
 def _generators(model):
-    """The model's random generators by name: 'model' (shuffling) and each layer that has one."""
+    """The model's random generators: 'model' (shuffling) and 'layer:<index>' for each layer that has one."""
     gens = {}
     if isinstance(getattr(model, "_rng", None), np.random.Generator):
         gens["model"] = model._rng
-    for layer in model.layers:
+    for i, layer in enumerate(model.layers):        # by position: auto names change between runs
         if isinstance(getattr(layer, "_rng", None), np.random.Generator):
-            gens[f"layer:{layer.name}"] = layer._rng
+            gens[f"layer:{i}"] = layer._rng
     return gens
