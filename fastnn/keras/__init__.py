@@ -27,11 +27,14 @@ from . import (  # noqa: F401
     optimizers,
     saving,
     utils,
+    wrappers,
 )
 from ._model import Model  # noqa: F401
+from ._version import __version__  # noqa: F401
 from ._sequential import Sequential  # noqa: F401
 from .layers import Input  # noqa: F401
 from .saving import load_model  # noqa: F401
 
 __all__ = ["Model", "Sequential", "Input", "activations", "backend", "callbacks", "config", "datasets",
-           "initializers", "layers", "load_model", "losses", "metrics", "models", "optimizers", "saving", "utils"]
+           "initializers", "layers", "load_model", "losses", "metrics", "models", "optimizers", "saving", "utils",
+           "wrappers", "__version__"]
