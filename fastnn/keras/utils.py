@@ -1,6 +1,7 @@
 """``keras.utils``: to_categorical, set_random_seed, Progbar."""
 import numpy as np
 
+from ._plot_model import model_to_dot, plot_model  # noqa: F401
 from ._progbar import Progbar  # noqa: F401
 from .backend import set_random_seed  # noqa: F401
 
