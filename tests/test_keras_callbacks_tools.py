@@ -93,6 +93,7 @@ def test_every_hook_is_called_in_keras_order_with_keras_logs():
     assert rec.calls == EXPECTED_PREDICT
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")     # Keras' torch backend and NumPy 2
 def test_hook_order_matches_real_keras():
     """The same recorder on real Keras 3 (PyTorch backend) sees the same calls."""
     os.environ.setdefault("KERAS_BACKEND", "torch")

@@ -95,9 +95,12 @@ def test_batch_level_scalars_every_n_batches(tmp_path):
     assert ea.Tags()["graph"] is False
 
     model_().fit(x, y, epochs=2, batch_size=16, verbose=0,
-                 callbacks=[keras.callbacks.TensorBoard(str(tmp_path / "three"), update_freq=3)])
+                 callbacks=[keras.callbacks.TensorBoard(str(tmp_path / "three"), update_freq=3,
+                                                        write_steps_per_second=True)])
     ea = read(str(tmp_path / "three" / "train"))
     assert [s for s, _ in scalars(ea, "batch_loss")] == [3, 6]
+    assert [s for s, _ in scalars(ea, "batch_steps_per_second")] == [3, 6]
+    assert all(v > 0 for _, v in scalars(ea, "epoch_steps_per_second"))
     assert not os.path.exists(tmp_path / "three" / "validation")   # no validation data, no folder
 
 

@@ -1,9 +1,14 @@
 """Callbacks: hooks that fit/evaluate/predict call at the start and end of
-training, epochs and batches (Keras' names and arguments).
+training, epochs and batches (Keras' names, arguments and ``logs``).
 
-``History`` is added to every fit and returned by it. ``logs`` dicts hold the
-running means of the epoch so far (batch hooks) or the epoch's results
-(epoch hooks, with ``val_`` entries when there is validation data).
+``History`` is added to every fit and returned by it; ``ProgbarLogger`` prints
+the progress line. ``logs`` dicts hold the running means of the epoch so far
+(batch hooks) or the epoch's results (epoch hooks, with ``val_`` entries when
+there is validation data). Here: ``Callback``, ``CallbackList``, ``History``,
+``ProgbarLogger``, ``TerminateOnNaN``, ``LambdaCallback``, ``EarlyStopping``,
+``ModelCheckpoint``, ``LearningRateScheduler``, ``ReduceLROnPlateau``,
+``CSVLogger``; ``BackupAndRestore`` (``_backup.py``) and ``TensorBoard``
+(``_tensorboard.py``) live in their own modules and are exported here.
 """
 import csv
 import io
