@@ -15,13 +15,15 @@ continues from the first unfinished epoch, so the run ends with the same
 weights as one that was never interrupted. A backup saved mid-epoch
 (``save_freq=N``) resumes at the start of that epoch with the mid-epoch
 weights, as in Keras. When ``fit`` ends normally the backup is deleted
-(``delete_checkpoint=True``). The file is NumPy's ``.npz`` read with
-``allow_pickle=False``; every array is checked against the model before any
-is used. Weights that are not finite are never backed up.
+(``delete_checkpoint=True``). The file is NumPy's ``.npz``; reading it, each
+member's name, dtype and shape are checked against the model from its header
+before its data is read (never with pickle), and everything is checked before
+the model is touched. Weights that are not finite are never backed up.
 """
 import io
 import json
 import os
+import zipfile
 
 import numpy as np
 
@@ -31,6 +33,7 @@ from .callbacks import Callback, weights_finite
 _META = "__backup__"
 _FORMAT = "fastnn.keras.backup"
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+_MAX_META_CHARS = 1 << 22           # the JSON metadata: step counts, generator states, slot names
 
 
 class BackupAndRestore(Callback):
@@ -85,13 +88,21 @@ class BackupAndRestore(Callback):
         """Read and check a backup file: everything is validated before the model is touched."""
         model = self.model
         where = f"BackupAndRestore: {path}"
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except (ValueError, OSError, EOFError, KeyError) as exc:
-            raise ValueError(f"{where} is not a readable backup ({type(exc).__name__}: {exc})") from None
-        except Exception as exc:                         # zipfile.BadZipFile and relatives
-            raise ValueError(f"{where} is not a readable backup ({type(exc).__name__}: {exc})") from None
+        weights = model.weights
+        trainable = model._trainable()[1]
+
+        def expected(name):
+            """(shape, dtype kinds) a member may have, or None when the name is not one of ours."""
+            parts = name.split(":")
+            if name == _META:
+                return None, "U"
+            if len(parts) == 2 and parts[0] == "w" and parts[1].isdigit() and int(parts[1]) < len(weights):
+                return weights[int(parts[1])].shape, "f"
+            if len(parts) == 3 and parts[0] == "opt" and parts[1].isdigit() and int(parts[1]) < len(trainable):
+                return trainable[int(parts[1])].shape, "f"
+            return None
+
+        arrays = _read_checked(path, expected, where)
         if _META not in arrays or arrays[_META].dtype.kind != "U" or arrays[_META].ndim != 0:
             raise ValueError(f"{where} has no backup metadata")
         try:
@@ -104,7 +115,6 @@ class BackupAndRestore(Callback):
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
             raise ValueError(f"{where}: bad epoch number {epoch!r}")
 
-        weights = model.weights
         n = meta.get("n_weights")
         if n != len(weights):
             raise ValueError(f"{where} holds {n} weight arrays, the model '{model.name}' has {len(weights)}; "
@@ -228,3 +238,39 @@ def _generators(model):
         if isinstance(getattr(layer, "_rng", None), np.random.Generator):
             gens[f"layer:{i}"] = layer._rng
     return gens
+
+
+def _read_checked(path, expected, where):
+    """The arrays of an .npz, each member's header (name, dtype, shape) checked before its data is read.
+
+    ``expected(name)`` gives ``(shape, dtype kinds)`` for a member we wrote (shape None: a string
+    scalar of bounded size) or None for a name that has no place in a backup.
+    """
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                name = info.filename[:-4] if info.filename.endswith(".npy") else None
+                want = expected(name) if name is not None else None
+                if want is None:
+                    raise ValueError(f"unexpected member {info.filename!r}")
+                shape, kinds = want
+                with zf.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0)
+                    got_shape, _, dtype = read_header(fh)
+                if dtype.kind not in kinds or dtype.hasobject:
+                    raise ValueError(f"member {name!r} has dtype {dtype}, expected kind {kinds!r}")
+                if shape is None:
+                    if got_shape != () or dtype.itemsize > 4 * _MAX_META_CHARS:
+                        raise ValueError(f"member {name!r} is not a string of at most {_MAX_META_CHARS} characters")
+                elif tuple(got_shape) != tuple(shape):
+                    raise ValueError(f"member {name!r} has shape {tuple(got_shape)}, the model needs {tuple(shape)}")
+                with zf.open(info) as fh:
+                    arrays[name] = np.lib.format.read_array(fh, allow_pickle=False)
+    except ValueError as exc:
+        raise ValueError(f"{where} is not a backup of this model ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        raise ValueError(f"{where} is not a readable backup ({type(exc).__name__}: {exc})") from None
+    return arrays
