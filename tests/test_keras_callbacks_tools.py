@@ -363,3 +363,19 @@ def test_backup_headers_are_checked_before_any_data_is_read(tmp_path):
         zf.writestr("evil.npy", b"")
     with pytest.raises(ValueError, match="unexpected member 'evil.npy'"):
         mlp().fit(x, y, epochs=1, verbose=0, callbacks=[keras.callbacks.BackupAndRestore(str(backup))])
+
+
+def test_callback_list_keras_signature_and_as_fit_argument():
+    x, y = blobs(32)
+    model = mlp()
+    rec = Recorder()
+    cbl = keras.callbacks.CallbackList([rec], add_history=True, model=model, epochs=3, steps=2, verbose=0)
+    assert cbl.params == {"epochs": 3, "steps": 2, "verbose": 0} and rec.model is model
+    assert any(isinstance(cb, keras.callbacks.History) for cb in cbl.callbacks)
+    cbl.on_epoch_end(0, {"loss": 1.0})
+    assert rec.calls == [("epoch_end", 0, ("loss",))]
+    rec.calls.clear()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=keras.callbacks.CallbackList([rec]))
+    assert rec.calls[0] == ("train_begin", None, ()) and rec.calls[-1][0] == "train_end"
+    with pytest.raises(TypeError, match="Callback instances, got int"):
+        keras.callbacks.CallbackList([3])

@@ -92,21 +92,45 @@ class CallbackList:
     reaches the next ones. ``on_train_end`` receives the last epoch's logs.
     Only one ``ProgbarLogger`` runs: a user's own one wins over the one fit adds.
     ``on_batch_begin/end`` on the list are Keras 2's names for the train-batch hooks.
+    Keras' ``CallbackList(callbacks, add_history=..., add_progbar=..., model=..., **params)``
+    keywords work; a CallbackList passed as fit's ``callbacks`` is unpacked.
     """
 
-    def __init__(self, callbacks, model, params):
+    def __init__(self, callbacks=None, model=None, params=None, add_history=False, add_progbar=False, **kwparams):
         callbacks = list(callbacks or [])
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be keras.callbacks.Callback instances, got {type(cb).__name__}")
+        if add_history and not any(isinstance(cb, History) for cb in callbacks):
+            callbacks.append(History())
+        if add_progbar and not any(isinstance(cb, ProgbarLogger) for cb in callbacks):
+            callbacks.append(ProgbarLogger())
         progbars = [cb for cb in callbacks if isinstance(cb, ProgbarLogger)]
         self.callbacks = [cb for cb in callbacks if not isinstance(cb, ProgbarLogger) or cb is progbars[0]]
         self.model = model
-        self.params = params
+        self.params = dict(params or {}, **kwparams)
         self._last_epoch_logs = {}
         for cb in self.callbacks:
+            if model is not None:
+                cb.set_model(model)
+            cb.set_params(self.params)
+
+    def set_model(self, model):
+        self.model = model
+        for cb in self.callbacks:
             cb.set_model(model)
+
+    def set_params(self, params):
+        self.params = params
+        for cb in self.callbacks:
             cb.set_params(params)
+
+    def append(self, callback):
+        if not isinstance(callback, Callback):
+            raise TypeError(f"callbacks must be keras.callbacks.Callback instances, got {type(callback).__name__}")
+        callback.set_model(self.model)
+        callback.set_params(self.params)
+        self.callbacks.append(callback)
 
     def _call(self, hook, *args, logs=None):
         logs = {} if logs is None else logs
