@@ -5,6 +5,9 @@ and orders the layer calls so that each comes after the calls it reads from
 (a topological order). ``forward`` runs them; ``backward`` runs them in
 reverse, adding up the gradients of tensors that feed several layers.
 """
+import numpy as np
+
+from ._autodiff import add_variable_grads
 from .layers.base import KerasTensor
 from .layers.core import InputLayer
 
@@ -26,7 +29,7 @@ class Graph:
             if id(t) in seen:
                 return
             seen.add(id(t))
-            if not t.inbound and id(t) not in input_ids:
+            if not t.inbound and id(t) not in input_ids and isinstance(t.layer, InputLayer):
                 raise ValueError(
                     f"{where}: graph disconnected: the outputs depend on input '{t.layer.name}', "
                     f"which is not in inputs={[i.name for i in self.inputs]}"
@@ -37,7 +40,8 @@ class Graph:
 
         for t in self.outputs:
             visit(t)
-        self.nodes = [t for t in order if t.inbound]       # tensors made by layer calls
+        # Tensors made by layer calls (an op reading only weights has no inbound tensor).
+        self.nodes = [t for t in order if id(t) not in input_ids]
         layers_seen = {}
         for t in self.nodes:
             if id(t.layer) in layers_seen:
@@ -60,13 +64,18 @@ class Graph:
 
     def forward(self, xs, training):
         values = {id(t): x for t, x in zip(self.inputs, xs)}
+        self._input_like = [(np.shape(x), np.asarray(x).dtype) for x in xs]
         for t in self.nodes:
             args = [values[id(src)] for src in t.inbound]
-            values[id(t)] = t.layer.forward(args if t.layer_takes_list else args[0], training)
+            flag = training if t.training is None else t.training      # layer(x, training=...) fixes it
+            values[id(t)] = t.layer.forward(args if t.layer_takes_list else args[0], flag)
         return [values[id(t)] for t in self.outputs]
 
     def backward(self, douts, fused):
-        """douts: gradient per output; fused[i]: douts[i] is w.r.t. the output's pre-activation."""
+        """douts: gradient per output; fused[i]: douts[i] is w.r.t. the output's pre-activation.
+
+        Leaves the weight gradients in each layer's ``grads``; returns the gradient w.r.t. each input.
+        """
         grads = {}
         skip = set()
         for t, d, f in zip(self.outputs, douts, fused):
@@ -88,3 +97,6 @@ class Graph:
             dxs = dx if t.layer_takes_list else [dx]
             for src, d in zip(t.inbound, dxs):
                 grads[id(src)] = grads[id(src)] + d if id(src) in grads else d
+        add_variable_grads(self)
+        return [grads[id(t)] if id(t) in grads else np.zeros(shape, dtype)
+                for t, (shape, dtype) in zip(self.inputs, self._input_like)]

@@ -24,12 +24,14 @@ def readable_size(n_bytes):
 
 def _rows(model):
     """(cells per row) for each layer: name (type), output shape, params[, connected to]."""
-    functional = type(model).__name__ != "Sequential"
+    # Subclassed models list the layers they hold, like Sequential ones (no "Connected to").
+    functional = type(model).__name__ != "Sequential" and not callable(getattr(type(model), "call", None))
     rows = []
     producers = {id(t.layer): t for t in model._graph.inputs + model._graph.nodes}
     for layer in model.layers:
-        t = producers[id(layer)]
-        cells = [f"{layer.name} ({type(layer).__name__})", shape_str(t.shape), f"{layer.count_params():,}"]
+        t = producers.get(id(layer))
+        shape = "?" if t is None else shape_str(t.shape)
+        cells = [f"{layer.name} ({type(layer).__name__})", shape, f"{layer.count_params():,}"]
         if functional:
             cells.append([f"{src.layer.name}[0][0]" for src in t.inbound] or ["-"])
         rows.append(cells)
