@@ -614,7 +614,7 @@ def _compile_config(optimizer, loss, metrics, loss_weights):
         if isinstance(v, str):
             return v
         if isinstance(v, _losses.Loss):
-            return v.name
+            return v.name if type(v) in _losses._CLASSES.values() else None
         if callable(v) and v in _losses._FUNCTIONS:
             return _losses._FUNCTIONS[v]
         if isinstance(v, _metrics.Metric):
