@@ -128,8 +128,9 @@ def stack(x, axis=0):
 
 def split(x, indices_or_sections, axis=0):
     """np.split: a list of pieces; each piece is a slice of x (so gradients flow back)."""
+    from .. import _trace
     axis = int(axis)
-    if isinstance(x, KerasTensor):
+    if isinstance(x, KerasTensor) or (isinstance(x, Variable) and _trace.active()):
         size = x.shape[axis]
         if size is None:
             raise ValueError(f"keras.ops.split: axis {axis} of {x!r} has no fixed size (it is the batch axis)")
