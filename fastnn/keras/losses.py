@@ -48,6 +48,8 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """Keras-style call: the reduced loss of a batch, as a float."""
+        if getattr(self, "_wrapped", None) is not None:
+            return self._wrapped(y_true, y_pred, sample_weight)
         y_pred = np.asarray(y_pred)
         t = self.prepare_targets(y_true, y_pred.shape[1:], "loss")
         return self.value(t, y_pred, None if sample_weight is None else np.asarray(sample_weight, y_pred.dtype))
