@@ -243,3 +243,24 @@ def test_misuse_errors_name_the_layer(rng):
 
     with pytest.raises(TypeError, match="BadWeight 'bad_weight': add_weight shape"):
         BadWeight()(np.ones((1, 2)))
+
+
+def test_example_script_runs():
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, str(root / "examples" / "keras_custom_layer.py"), "--quick"],
+                          capture_output=True, text=True, env=env, timeout=300, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "d price / d (apple, apple_num, orange, orange_num, tax): 2.2 110.0 3.3 165.0 650.0" in out
+    assert "my_dense (MyDense)" in out and "main_output (Dense)" in out
+    assert "call() traced into: my_dense -> my_dense_1 -> dropout -> concatenate" in out
+    total, first = map(float, re.search(r"test loss: ([0-9.]+) .*first epoch loss ([0-9.]+)", out).groups())
+    assert total < first
+    for diff in re.findall(r"max \|backprop - numerical\| = ([0-9.e+-]+)", out):
+        assert float(diff) < 1e-6
