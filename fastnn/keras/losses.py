@@ -132,15 +132,18 @@ class LossFunctionWrapper(Loss):
             if not out.batched and out.shape != ():
                 raise ValueError(f"loss '{self.name}': returned {out!r}; return one value per sample "
                                  f"(batch axis first) or one number")
-            self._graphs[key] = Graph([yt, yp], [out], where=f"loss '{self.name}'")
+            used = _reaches(out)
+            ins = [i for i in (yt, yp) if id(i) in used]          # a loss may ignore y_true
+            self._graphs[key] = (Graph(ins, [out], where=f"loss '{self.name}'"), [id(i) in used for i in (yt, yp)])
         return self._graphs[key]
 
     def _run(self, t, y):
         last = self._last
         if last is not None and last[0] is t and last[1] is y:
             return last[2], last[3]
-        g = self._graph(t, y)
-        v = np.asarray(g.forward([t, y], training=False)[0])
+        g, used = self._graph(t, y)
+        v = np.asarray(g.forward([a for a, u in zip((t, y), used) if u], training=False)[0])
+        self._used = used
         self._last = (t, y, g, v)
         return g, v
 
@@ -168,11 +171,24 @@ class LossFunctionWrapper(Loss):
             if w is not None:
                 dv = dv * _weights_per_value(w, dv.shape)
         self._last = None
-        _, gy = g.backward([dv.astype(v.dtype, copy=False)], [False])
+        if not self._used[1]:
+            raise ValueError(f"loss '{self.name}': the loss does not depend on y_pred, so it cannot train the model")
+        gy = g.backward([dv.astype(v.dtype, copy=False)], [False])[-1]
         return np.asarray(gy).astype(y.dtype, copy=False)
 
     def get_config(self):
         return {"name": self.name}
+
+
+def _reaches(out):
+    """ids of every tensor ``out`` is computed from."""
+    seen, todo = set(), [out]
+    while todo:
+        t = todo.pop()
+        if id(t) not in seen:
+            seen.add(id(t))
+            todo.extend(t.inbound)
+    return seen
 
 
 class MeanSquaredError(Loss):
