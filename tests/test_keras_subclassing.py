@@ -332,3 +332,52 @@ def test_call_must_return_tensors(rng):
 
     with pytest.raises(TypeError, match=r"ReturnsArray.*must return tensors"):
         ReturnsArray()(rng.random((2, 3)))
+
+
+# ------------------------------------------------------------------ every Sequential seed program
+class Stack(keras.Model):
+    """A subclassed model that calls its layers in turn, passing `training` on."""
+
+    def __init__(self, layers, **kwargs):
+        super().__init__(**kwargs)
+        self.stack = layers
+
+    def call(self, inputs, training=None):
+        x = inputs
+        for layer in self.stack:
+            x = layer(x, training=training)
+        return x
+
+
+SEEDS = {
+    "mnist_mlp": (lambda: [L.Dense(512, activation="relu", input_shape=(784,)), L.Dense(10, activation="softmax")],
+                  ("rmsprop", "categorical_crossentropy", ["accuracy"]), (784,), "onehot10", 128),
+    "regression_mlp": (lambda: [L.Dense(30, activation="relu", input_shape=(8,)), L.Dense(1)],
+                       ("sgd", "mean_squared_error", None), (8,), "real", 32),
+    "two_class_tabular": (lambda: [L.Dense(4, input_dim=3, kernel_initializer="random_normal", name="Dense1"),
+                                   L.Activation("relu", name="hidden"), L.Dense(2), L.Activation("softmax")],
+                          ("adam", "categorical_crossentropy", ["accuracy"]), (3,), "onehot2", 8),
+    "cnn": (lambda: [L.Conv2D(8, (3, 3), activation="relu", input_shape=(12, 12, 1)), L.BatchNormalization(),
+                     L.MaxPooling2D((2, 2)), L.Flatten(), L.Dense(16, activation="relu"),
+                     L.Dropout(0.5, seed=11), L.Dense(10, activation="softmax")],
+            ("adam", "sparse_categorical_crossentropy", ["accuracy"]), (12, 12, 1), "labels10", 16),
+}
+
+
+@pytest.mark.parametrize("seed", sorted(SEEDS))
+def test_subclassed_seed_models_match_sequential(seed, rng):
+    make, (opt, loss, metrics), shape, targets, batch = SEEDS[seed]
+    x = rng.random((48,) + shape).astype(np.float32)
+    labels = rng.integers(0, 10, 48)
+    y = {"real": x.reshape(48, -1)[:, :1] * 3, "labels10": labels,
+         "onehot10": keras.utils.to_categorical(labels, 10),
+         "onehot2": keras.utils.to_categorical(labels % 2, 2)}[targets]
+    twin = keras.Sequential(make())
+    model = Stack([type(l).from_config(l.get_config()) for l in twin.layers])
+    model.build((None,) + shape)
+    model.set_weights(twin.get_weights())
+    np.testing.assert_array_equal(model.predict(x, verbose=0), twin.predict(x, verbose=0))
+    for m in (model, twin):
+        m.compile(optimizer=opt, loss=loss, metrics=metrics)
+    _same_training(model, twin, x, y, epochs=2, batch_size=batch)
+    np.testing.assert_allclose(model.predict(x, verbose=0), twin.predict(x, verbose=0), rtol=1e-5, atol=1e-7)
