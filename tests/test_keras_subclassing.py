@@ -381,3 +381,18 @@ def test_subclassed_seed_models_match_sequential(seed, rng):
         m.compile(optimizer=opt, loss=loss, metrics=metrics)
     _same_training(model, twin, x, y, epochs=2, batch_size=batch)
     np.testing.assert_allclose(model.predict(x, verbose=0), twin.predict(x, verbose=0), rtol=1e-5, atol=1e-7)
+
+
+def test_subclass_with_its_own_build(rng):
+    class Built(keras.Model):
+        def build(self, input_shape):
+            self.dense = L.Dense(input_shape[-1] * 2)
+            super().build(input_shape)
+
+        def call(self, inputs):
+            return ops.tanh(self.dense(inputs))
+
+    model = Built()
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(rng.random((8, 3)), rng.random((8, 6)), verbose=0)
+    assert model.built and model.layers == [model.dense] and model.dense.kernel.shape == (3, 6)

@@ -266,7 +266,6 @@ def _eager(a):
 
 
 def _record(fn, args):
-    from . import _trace
     inbound, slots = [], []
     for a in args:
         if isinstance(a, KerasTensor):
@@ -281,7 +280,6 @@ def _record(fn, args):
     layer.input_shape = [t.sample_shape for t in inbound]
     t = KerasTensor(shape, layer, tuple(inbound), layer_takes_list=True, batched=batched, dtype=dtype)
     layer.output_shape = t.sample_shape
-    _trace.note_op(layer)
     return t
 
 

@@ -137,7 +137,11 @@ class Model:
     def _ensure_built_for(self, x):
         """Sequential models without an input shape, and subclassed models, build on the first data seen."""
         if not self.built and _subclassing.is_subclassed(self):
-            _subclassing.build(self, _subclassing.inputs_from_data(x))
+            inputs = _subclassing.inputs_from_data(x)
+            if type(self).build is not Model.build:          # the subclass's own build(input_shape)
+                self.build(_subclassing.shapes_of(inputs))
+            if not self.built:
+                _subclassing.build(self, inputs)
 
     # ------------------------------------------------------------- weights
     @property

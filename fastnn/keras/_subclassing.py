@@ -60,18 +60,20 @@ def inputs_from_shapes(input_shape):
 
 def inputs_from_data(x):
     """Input tensors shaped like the data x (an array, a tuple/list of arrays or a dict)."""
-    from . import _data
+    def shape(a, what):
+        s = getattr(a, "shape", None)
+        s = tuple(s) if s is not None else np.shape(a)
+        if len(s) < 1:
+            raise ValueError(f"{what} needs a batch axis, got a scalar")
+        return (None,) + tuple(s[1:])
+
     if isinstance(x, dict):
-        return inputs_from_shapes({k: (None,) + _data.as_array(v, None, f"input '{k}'").shape[1:]
-                                   for k, v in x.items()})
+        return inputs_from_shapes({k: shape(v, f"input '{k}'") for k, v in x.items()})
     if isinstance(x, (list, tuple)) and len(x) > 1 and all(hasattr(a, "shape") for a in x):
-        return type(x)(inputs_from_shapes((None,) + _data.as_array(a, None, "input").shape[1:]) for a in x)
+        return type(x)(inputs_from_shapes(shape(a, f"input {i}")) for i, a in enumerate(x))
     if isinstance(x, (list, tuple)) and len(x) == 1 and hasattr(x[0], "shape"):
         x = x[0]
-    a = _data.as_array(x, None, "input")
-    if a.ndim < 1:
-        raise ValueError("the model input needs a batch axis")
-    return inputs_from_shapes((None,) + a.shape[1:])
+    return inputs_from_shapes(shape(x, "the model input"))
 
 
 # ------------------------------------------------------------------ build
@@ -122,17 +124,18 @@ def build(model, inputs):
     model._outputs_nested = isinstance(out, (list, tuple)) and len(outs) > 1
     model._output_keys = names
     model.dtype = backend.floatx()
-    model._build_input_shape = _shapes_of(inputs)
+    model._build_input_shape = shapes_of(inputs)
     if model.compiled:
         model._resolve_losses()
 
 
-def _shapes_of(inputs):
+def shapes_of(inputs):
+    """The shapes (with the batch axis) of Input tensors, in the structure build(input_shape) takes."""
     if isinstance(inputs, dict):
-        return {k: list(t.shape) for k, t in inputs.items()}
+        return {k: tuple(t.shape) for k, t in inputs.items()}
     if isinstance(inputs, (list, tuple)):
-        return [list(t.shape) for t in inputs]
-    return list(inputs.shape)
+        return [tuple(t.shape) for t in inputs]
+    return tuple(inputs.shape)
 
 
 # ----------------------------------------------------------------- config
@@ -153,8 +156,12 @@ def model_config(model):
     check_config(model)
     model._require_built("be serialised")
     shape = model._build_input_shape
-    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], list):
-        shape = {"list": shape}
+    if isinstance(shape, dict):
+        shape = {k: list(v) for k, v in shape.items()}
+    elif shape and isinstance(shape[0], tuple):
+        shape = {"list": [list(s) for s in shape]}
+    else:
+        shape = list(shape)
     return {"class_name": type(model).__name__, "config": model.get_config(),
             "build_config": {"input_shape": shape}}
 

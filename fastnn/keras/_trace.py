@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 from . import backend
-from .layers.base import KerasTensor, Layer
+from .layers.base import KerasTensor
 
 _STACK = []       # what is being traced: (owner, kind), innermost last
 _FASTNN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,10 +54,6 @@ def where():
         if kind != "eager":
             return describe(owner, kind)
     return "the functional API"
-
-
-def note_op(layer):
-    """Hook for ops recorded while tracing (nothing to keep: the graph finds them)."""
 
 
 def _user_line():
@@ -123,8 +119,8 @@ def call_layer(layer, inputs, training, kwargs):
     n_sym = sum(isinstance(t, KerasTensor) for t in items)
     if n_sym == 0:
         from ._autodiff import Variable
-        arrays = [a.value if isinstance(a, Variable) else np.asarray(a) for a in items]
-        arrays = [a.astype(layer.dtype or backend.floatx()) if a.dtype.kind in "iub" else a for a in arrays]
+        dtype = layer.dtype or backend.floatx()
+        arrays = [np.asarray(a.value if isinstance(a, Variable) else a, dtype=dtype) for a in items]
         if any(a.ndim == 0 for a in arrays):
             raise ValueError(f"{cls} '{layer.name}': inputs need a batch axis, got a scalar")
         _build_layer(layer, [a.shape[1:] for a in arrays], many)
