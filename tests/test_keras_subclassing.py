@@ -305,7 +305,7 @@ def test_data_dependent_python_control_flow_is_refused(rng):
     assert "keras.ops.where" in msg
 
 
-def test_layer_made_inside_call_and_shared_layers_are_refused(rng):
+def test_layer_made_inside_call_is_refused(rng):
     class MakesLayer(keras.Model):
         def call(self, inputs):
             return L.Dense(2, name="made_in_call")(inputs)
@@ -313,16 +313,6 @@ def test_layer_made_inside_call_and_shared_layers_are_refused(rng):
     with pytest.raises(ValueError, match=r"'made_in_call'.*create layers in __init__"):
         MakesLayer().build((None, 3))
 
-    class Shared(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.d = L.Dense(3, name="twice")
-
-        def call(self, inputs):
-            return self.d(self.d(inputs))
-
-    with pytest.raises(ValueError, match="'twice' is called more than once"):
-        Shared().build((None, 3))
 
 
 def test_call_must_return_tensors(rng):
@@ -396,3 +386,87 @@ def test_subclass_with_its_own_build(rng):
     model.compile(optimizer="sgd", loss="mse")
     model.fit(rng.random((8, 3)), rng.random((8, 6)), verbose=0)
     assert model.built and model.layers == [model.dense] and model.dense.kernel.shape == (3, 6)
+
+
+# ------------------------------------------------------------------ shared layers
+class ResidualBlock(keras.layers.Layer):
+    def __init__(self, n_layers, n_neurons, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = [L.Dense(n_neurons, activation="relu", kernel_initializer="he_normal")
+                       for _ in range(n_layers)]
+
+    def call(self, inputs):
+        Z = inputs
+        for layer in self.hidden:
+            Z = layer(Z)
+        return inputs + Z
+
+
+class ResidualRegressor(keras.Model):
+    """Hands-On ML (2nd ed.), chapter 12 (with relu for its elu): block1 is called four times."""
+
+    def __init__(self, output_dim, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden1 = L.Dense(30, activation="relu", kernel_initializer="he_normal")
+        self.block1 = ResidualBlock(2, 30)
+        self.block2 = ResidualBlock(2, 30)
+        self.out = L.Dense(output_dim)
+
+    def call(self, inputs):
+        Z = self.hidden1(inputs)
+        for _ in range(1 + 3):
+            Z = self.block1(Z)
+        Z = self.block2(Z)
+        return self.out(Z)
+
+
+def test_shared_layers_get_the_sum_of_their_gradients(rng):
+    keras.backend.set_floatx("float64")
+    from fastnn.gradient import numerical_gradient
+
+    class Twice(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = L.Dense(3, activation="tanh")
+            self.bn = L.BatchNormalization()
+            self.drop = L.Dropout(0.3, seed=1)
+            self.out = L.Dense(1)
+
+        def call(self, inputs):
+            return self.out(self.drop(self.bn(self.d(self.d(self.bn(inputs))))))
+
+    model = Twice()
+    model.build((None, 3))
+    model.compile(optimizer="sgd", loss="mse")
+    model._resolve_losses()
+    x, y = rng.standard_normal((5, 3)), rng.standard_normal((5, 1))
+    loss = model._losses[0]
+    graph = model._graph
+
+    def value():
+        model.drop._rng = np.random.default_rng(0)                 # the same mask every time
+        mm, mv = model.bn.params["moving_mean"].copy(), model.bn.params["moving_variance"].copy()
+        out = graph.forward([x], True)[0]
+        model.bn.params["moving_mean"][...], model.bn.params["moving_variance"][...] = mm, mv
+        return out, loss.value(y, out)
+
+    out, _ = value()
+    graph.backward([loss.grad(y, out)], [False])
+    keys, params = model._trainable()
+    grads = [g.copy() for g in model._trainable_grads()]
+    assert len(keys) == 2 + 2 + 2
+    for key, p, g in zip(keys, params, grads):
+        num = numerical_gradient(lambda _: value()[1], p)
+        np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-8, err_msg=key)
+
+
+def test_hands_on_ml_residual_regressor_trains(rng):
+    keras.backend.set_random_seed(5)
+    X = rng.standard_normal((256, 8)).astype(np.float32)
+    y = (X[:, :1] * X[:, 1:2] + X[:, 2:3]).astype(np.float32)
+    model = ResidualRegressor(1)
+    model.compile(loss="mse", optimizer="adam")
+    history = model.fit(X, y, epochs=5, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    assert [type(l).__name__ for l in model.layers] == ["Dense", "ResidualBlock", "ResidualBlock", "Dense"]
+    assert model.count_params() == (8 * 30 + 30) + 2 * 2 * (30 * 30 + 30) + 31

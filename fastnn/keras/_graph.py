@@ -13,7 +13,10 @@ from .layers.core import InputLayer
 
 
 class Graph:
-    def __init__(self, inputs, outputs, where="Model"):
+    """allow_shared: a layer may be called more than once (traced call() methods);
+    each call keeps its own forward state for backward, and the weight gradients add up."""
+
+    def __init__(self, inputs, outputs, where="Model", allow_shared=False):
         self.inputs = list(inputs)
         self.outputs = list(outputs)
         for t in self.inputs:
@@ -43,11 +46,14 @@ class Graph:
         # Tensors made by layer calls (an op reading only weights has no inbound tensor).
         self.nodes = [t for t in order if id(t) not in input_ids]
         layers_seen = {}
+        self._shared = set()
         for t in self.nodes:
             if id(t.layer) in layers_seen:
-                raise ValueError(
-                    f"{where}: layer '{t.layer.name}' is called more than once; shared layers are not supported"
-                )
+                if not allow_shared:
+                    raise ValueError(
+                        f"{where}: layer '{t.layer.name}' is called more than once; shared layers are not supported"
+                    )
+                self._shared.add(id(t.layer))
             layers_seen[id(t.layer)] = t.layer
         unused = [t.name for t in self.inputs if id(t) not in seen]
         if unused:
@@ -60,15 +66,23 @@ class Graph:
     @property
     def layers(self):
         """InputLayers first, then the other layers in call order (as Keras lists them)."""
-        return [t.layer for t in self.inputs] + [t.layer for t in self.nodes]
+        out, seen = [], set()
+        for layer in [t.layer for t in self.inputs] + [t.layer for t in self.nodes]:
+            if id(layer) not in seen:
+                seen.add(id(layer))
+                out.append(layer)
+        return out
 
     def forward(self, xs, training):
         values = {id(t): x for t, x in zip(self.inputs, xs)}
+        self._states = {}
         self._input_like = [(np.shape(x), np.asarray(x).dtype) for x in xs]
         for t in self.nodes:
             args = [values[id(src)] for src in t.inbound]
             flag = training if t.training is None else t.training      # layer(x, training=...) fixes it
             values[id(t)] = t.layer.forward(args if t.layer_takes_list else args[0], flag)
+            if id(t.layer) in self._shared:
+                self._states[id(t)] = t.layer._snapshot()      # what this call's backward needs
         return [values[id(t)] for t in self.outputs]
 
     def backward(self, douts, fused):
@@ -78,6 +92,7 @@ class Graph:
         """
         grads = {}
         skip = set()
+        shared_grads = {}
         for t, d, f in zip(self.outputs, douts, fused):
             if f:
                 if id(t) in grads:
@@ -90,13 +105,21 @@ class Graph:
             if g is None:                    # nothing downstream depends on this tensor
                 layer.grads = {k: 0 * v for k, v in layer.params.items()}
                 continue
+            if id(layer) in self._shared:
+                layer._restore(self._states[id(t)])
             if id(t) in skip:
                 dx = layer.backward(g, skip_activation=True)
             else:
                 dx = layer.backward(g)
+            if id(layer) in self._shared:
+                acc = shared_grads.setdefault(id(layer), (layer, {}))[1]
+                for k, v in layer.grads.items():
+                    acc[k] = acc[k] + v if k in acc else v
             dxs = dx if t.layer_takes_list else [dx]
             for src, d in zip(t.inbound, dxs):
                 grads[id(src)] = grads[id(src)] + d if id(src) in grads else d
+        for layer, acc in shared_grads.values():
+            layer.grads = acc
         add_variable_grads(self)
         return [grads[id(t)] if id(t) in grads else np.zeros(shape, dtype)
                 for t, (shape, dtype) in zip(self.inputs, self._input_like)]

@@ -100,7 +100,7 @@ def build(model, inputs):
                                 f"(a tensor, a tuple/list or a dict of them), got {type(o).__name__}")
             if not o.batched:
                 raise ValueError(f"{where}: call() returned {o!r}, which has no batch axis")
-        graphs[key] = Graph(flat_in, outs, where=f"call() of {where}")
+        graphs[key] = Graph(flat_in, outs, where=f"call() of {where}", allow_shared=True)
     tracked = model.__dict__.get("_tracked", [])
     tracked_ids = {id(l) for l in tracked}
     used = set()

@@ -160,7 +160,7 @@ def _k(key):
 
 def _graph(inputs, outputs, where_):
     from ._graph import Graph
-    return Graph(inputs, outputs, where=where_)
+    return Graph(inputs, outputs, where=where_, allow_shared=True)
 
 
 def _collect_sublayer_params(layer, graphs):

@@ -258,6 +258,24 @@ class Layer:
         from .._trace import traced_backward
         return traced_backward(self, dout)
 
+    # ------------------------------------------------ state of one call
+    def _snapshot(self):
+        """What forward left for backward, so that a layer called twice can run backward for each call."""
+        inner = getattr(self, "_last_graph", None)      # layers written with call(): their traced graph
+        nested = []
+        if inner is not None:
+            nested = [(inner, dict(inner.__dict__))] + [(t.layer, t.layer._snapshot()) for t in inner.nodes]
+        return dict(self.__dict__), nested
+
+    def _restore(self, state):
+        own, nested = state
+        self.__dict__.update(own)
+        for obj, s in nested:
+            if isinstance(obj, Layer):
+                obj._restore(s)
+            else:
+                obj.__dict__.update(s)
+
     # --------------------------------------------------------------- weights
     @property
     def weights(self):
