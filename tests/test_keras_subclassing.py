@@ -460,7 +460,7 @@ def test_shared_layers_get_the_sum_of_their_gradients(rng):
         np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-8, err_msg=key)
 
 
-def test_hands_on_ml_residual_regressor_trains(rng):
+def test_hands_on_ml_residual_regressor_trains(rng, tmp_path):
     keras.backend.set_random_seed(5)
     X = rng.standard_normal((256, 8)).astype(np.float32)
     y = (X[:, :1] * X[:, 1:2] + X[:, 2:3]).astype(np.float32)
@@ -470,3 +470,9 @@ def test_hands_on_ml_residual_regressor_trains(rng):
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
     assert [type(l).__name__ for l in model.layers] == ["Dense", "ResidualBlock", "ResidualBlock", "Dense"]
     assert model.count_params() == (8 * 30 + 30) + 2 * 2 * (30 * 30 + 30) + 31
+    assert list(model.block2.params) == ["dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"]
+    model.save_weights(tmp_path / "residual.weights.h5")
+    other = ResidualRegressor(1)
+    other.build((None, 8))
+    other.load_weights(tmp_path / "residual.weights.h5")
+    np.testing.assert_array_equal(other.predict(X, verbose=0), model.predict(X, verbose=0))

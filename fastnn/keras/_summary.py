@@ -12,6 +12,7 @@ Functional models get a fourth column, "Connected to".
 """
 import numpy as np
 
+from ._subclassing import is_subclassed
 from .layers.base import shape_str
 
 
@@ -25,7 +26,7 @@ def readable_size(n_bytes):
 def _rows(model):
     """(cells per row) for each layer: name (type), output shape, params[, connected to]."""
     # Subclassed models list the layers they hold, like Sequential ones (no "Connected to").
-    functional = type(model).__name__ != "Sequential" and not callable(getattr(type(model), "call", None))
+    functional = type(model).__name__ != "Sequential" and not is_subclassed(model)
     rows = []
     producers = {id(t.layer): t for t in model._graph.inputs + model._graph.nodes}
     for layer in model.layers:

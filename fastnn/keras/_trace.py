@@ -179,11 +179,18 @@ def _collect_sublayer_params(layer, graphs):
                     seen.add(id(sub))
                     if sub.params:
                         subs.append(sub)
-    names = []
+    names, counts = [], {}
+    layer._sub_prefixes = []
     for sub in subs:
+        # Local names (dense, dense_1, ... in call order), the same in every instance of the layer,
+        # so that weights saved from one instance load into another.
+        base = backend.snake_case(type(sub).__name__)
+        k = counts[base] = counts.get(base, -1) + 1
+        prefix = base if k == 0 else f"{base}_{k}"
+        layer._sub_prefixes.append(prefix)
         trainable = set(sub.trainable_param_names())
         for p, v in sub.params.items():
-            key = f"{sub.name}/{p}"
+            key = f"{prefix}/{p}"
             layer.params[key] = v
             names.append(key)
             if p in trainable:
@@ -209,9 +216,9 @@ def traced_backward(layer, dout):
     for name, v in layer.params.items():
         if name not in sub and name not in layer.grads:
             layer.grads[name] = np.zeros_like(v)
-    for s in getattr(layer, "_sublayers", ()):
+    for s, prefix in zip(getattr(layer, "_sublayers", ()), getattr(layer, "_sub_prefixes", ())):
         for p, v in s.params.items():
             g = s.grads.get(p)
-            layer.grads[f"{s.name}/{p}"] = np.zeros_like(v) if g is None else g
+            layer.grads[f"{prefix}/{p}"] = np.zeros_like(v) if g is None else g
     many = len(graph.inputs) > 1 or isinstance(layer.input_shape, list)
     return gxs if many else gxs[0]
