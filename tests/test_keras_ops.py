@@ -186,6 +186,7 @@ def test_symbolic_shapes_and_operators():
     assert (np.ones(6) - x).shape == (None, 6)            # ndarray on the left: the op, not NumPy's
     assert np.exp(x).shape == (None, 6)
     assert ops.reshape(x, (-1, 2, 3)).shape == (None, 2, 3)
+    assert ops.reshape(x, (x.shape[0], 3, 2)).shape == (None, 3, 2)
     assert ops.sum(x, axis=1).shape == (None,)
     assert ops.mean(x, axis=0).shape == (6,) and not ops.mean(x, axis=0).batched
     assert ops.sum(x).shape == ()

@@ -29,7 +29,11 @@ _COMPILE_IGNORED = ("run_eagerly", "jit_compile", "steps_per_execution", "auto_s
 
 
 class Model:
-    """Functional model: ``Model(inputs=..., outputs=...)``; inputs/outputs may be lists."""
+    """Functional model: ``Model(inputs=..., outputs=...)``; inputs/outputs may be lists.
+
+    Or subclassed: ``class M(keras.Model)`` with layers made in ``__init__`` and a
+    ``call(self, inputs, training=None)``, traced into the same graph (see _subclassing.py).
+    """
 
     def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
         trainable = kwargs.pop("trainable", True)

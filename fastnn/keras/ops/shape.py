@@ -97,7 +97,15 @@ class Identity(Function):
 
 def reshape(x, newshape):
     """x with shape ``newshape`` (the batch axis included; one entry may be -1)."""
-    newshape = (int(newshape),) if isinstance(newshape, (int, np.integer)) else tuple(int(s) for s in newshape)
+    if isinstance(newshape, (int, np.integer)):
+        newshape = (newshape,)
+    newshape = tuple(newshape)
+    if sum(s is None for s in newshape) == 1 and -1 not in newshape:
+        newshape = tuple(-1 if s is None else s for s in newshape)     # (x.shape[0], 4) on a symbolic x
+    try:
+        newshape = tuple(int(s) for s in newshape)
+    except TypeError:
+        raise TypeError(f"keras.ops.reshape: newshape must hold ints (one may be -1), got {newshape}") from None
     return apply(Reshape(newshape=newshape), x)
 
 
