@@ -194,6 +194,7 @@ def test_symbolic_shapes_and_operators():
     assert ops.matmul(x, np.ones((6, 3))).shape == (None, 3)
     assert [p.shape for p in ops.split(x, 3, axis=1)] == [(None, 2)] * 3
     assert ops.argmax(x, axis=-1).dtype == "int64"
+    assert (x * np.linspace(0, 1, 6)).dtype == "float32"          # float constants follow the tensor
 
 
 def test_symbolic_misuse_errors():

@@ -275,6 +275,12 @@ def _record(fn, args):
             slots.append(("v", a))
         else:
             slots.append(("c", _eager(a)))
+    # Float constants take the float type of the tensors (a float64 array does not turn a float32 model to float64).
+    ref = next((np.dtype(a.dtype) for a in args if isinstance(a, (KerasTensor, Variable))
+                and np.dtype(a.dtype).kind == "f"), None)
+    if ref is not None:
+        slots = [("c", v.astype(ref)) if kind == "c" and isinstance(v, np.ndarray) and v.dtype.kind == "f"
+                 and v.dtype != ref else (kind, v) for kind, v in slots]
     shape, dtype, batched = _infer(fn, slots, inbound)
     layer = OpLayer(fn, slots)
     layer.input_shape = [t.sample_shape for t in inbound]

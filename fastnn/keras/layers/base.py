@@ -9,6 +9,11 @@ the batch axis), owns its weights as NumPy arrays, and has
 
 Calling a layer on a ``KerasTensor`` (from ``Input`` or another layer) records
 the connection for ``Model``; calling it on an array computes the output.
+
+A layer of your own may instead, as in Keras, define ``build(input_shape)``
+(``input_shape`` with the batch axis), creating weights with ``add_weight``,
+and ``call(inputs)`` written with ``keras.ops``: then ``call`` is traced into a
+small graph whose forward/backward serve as the layer's (``fastnn/keras/_trace.py``).
 """
 import numpy as np
 
