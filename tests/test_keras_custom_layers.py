@@ -97,6 +97,41 @@ def test_custom_layer_gradients_match_numerical(float64, rng):
         np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-8, err_msg=key)
 
 
+class DenseTranspose(keras.layers.Layer):
+    """Hands-On ML (2nd ed.), chapter 17: a decoder layer tied to an encoder's Dense kernel."""
+
+    def __init__(self, dense, activation=None, **kwargs):
+        self.dense = dense
+        self.activation = keras.activations.get(activation)
+        super().__init__(**kwargs)
+
+    def build(self, batch_input_shape):
+        self.biases = self.add_weight(name="bias", shape=[self.dense.input_shape[-1]], initializer="zeros")
+        super().build(batch_input_shape)
+
+    def call(self, inputs):
+        z = ops.matmul(inputs, ops.transpose(self.dense.weights[0]))
+        return self.activation(z + self.biases)
+
+
+def test_tied_weights_get_both_gradients(float64, rng):
+    dense_1 = L.Dense(5, activation="tanh")
+    dense_2 = L.Dense(3, activation="tanh")
+    model = keras.Sequential([keras.Input(shape=(6,)), dense_1, dense_2,
+                              DenseTranspose(dense_2, activation="tanh"), DenseTranspose(dense_1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model._resolve_losses()
+    keys, params = model._trainable()
+    assert len(keys) == 2 + 2 + 1 + 1            # the tied kernels are updated once
+    x = rng.standard_normal((7, 6))
+    _, grads = _loss_and_grads(model, x, x)
+    for key, p, g in zip(keys, params, grads):
+        num = numerical_gradient(lambda _: _loss_and_grads(model, x, x)[0], p)
+        np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-8, err_msg=key)
+    h = model.fit(x, x, epochs=30, verbose=0).history["loss"]
+    assert h[-1] < h[0]
+
+
 def test_residual_block_exposes_its_sublayers_weights(rng):
     block = ResidualBlock(2, 3, name="block")
     model = keras.Sequential([keras.Input(shape=(3,)), block])

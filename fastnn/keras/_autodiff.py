@@ -18,6 +18,7 @@ reads a variable keeps it as an argument of its node and, in backward, hands
 the variable's gradient to the layer that owns it (``add_variable_grads``).
 """
 import copy
+import weakref
 
 import numpy as np
 
@@ -224,16 +225,24 @@ class OpLayer(Layer):
 
 
 def add_variable_grads(graph):
-    """After a backward pass: add the gradient of every variable read by an op to its layer's grads.
+    """After a backward pass: hand the gradient of every weight read by an op to where it belongs.
 
-    A layer that is itself a node of the graph already has its own gradients
-    (from its backward); others (a custom layer's own weights, read only by
-    the ops of its call) start from zero.
+    In the graph of a layer's traced call() (``graph.grads_into`` is that layer),
+    under the layer's own key for the weight ('kernel', or 'dense/kernel' for a
+    weight of another layer it reads). In a model's graph, into the owning
+    layer's grads, after that layer's own backward has run (a layer that is not
+    called in the graph starts from zero).
     """
+    into = getattr(graph, "grads_into", None)
     in_graph = {id(t.layer) for t in graph.nodes}
     reset = set()
     for t in graph.nodes:
         for var, g in getattr(t.layer, "var_grads", ()):
+            if into is not None:
+                key = into._var_keys[(id(var.owner), var.name)]
+                current = into.grads.get(key)
+                into.grads[key] = g if current is None else current + g
+                continue
             owner = var.owner
             if id(owner) not in in_graph and id(owner) not in reset:
                 sub = set(getattr(owner, "_sub_param_names", ()))
@@ -241,6 +250,33 @@ def add_variable_grads(graph):
                 reset.add(id(owner))
             current = owner.grads.get(var.name)
             owner.grads[var.name] = g if current is None else current + g
+
+
+# ------------------------------------------------------------ weight arrays
+_WEIGHTS = {}     # id(array) -> (weakref to the array, weakref to its layer, weight name)
+
+
+def register_weight(layer, name):
+    """Remember which layer owns the array ``layer.params[name]`` (see ``weight_of``)."""
+    a = layer.params[name]
+    _WEIGHTS[id(a)] = (weakref.ref(a), weakref.ref(layer), name)
+
+
+def weight_of(a):
+    """The Variable for a layer's weight array (``dense.kernel``, ``layer.weights[0]``), else None.
+
+    So that reading a weight as an array inside a traced call() (tied weights)
+    still gives it a gradient.
+    """
+    if not isinstance(a, np.ndarray):
+        return None
+    entry = _WEIGHTS.get(id(a))
+    if entry is None or entry[0]() is not a:
+        return None
+    layer = entry[1]()
+    if layer is None or layer.params.get(entry[2]) is not a:
+        return None
+    return Variable(layer, entry[2], trainable=entry[2] in layer._trainable_names)
 
 
 # ----------------------------------------------------------------- apply
@@ -252,7 +288,8 @@ def apply(fn, *args):
     """Run ``fn`` on ``args``: eagerly on arrays, or as a graph node on symbolic tensors."""
     from . import _trace
     tracing = _trace.active()
-    if any(isinstance(a, KerasTensor) for a in args) or (tracing and any(isinstance(a, Variable) for a in args)):
+    if any(isinstance(a, KerasTensor) for a in args) or (
+            tracing and any(isinstance(a, Variable) or weight_of(a) is not None for a in args)):
         return _record(fn, args)
     return fn.run(*[_eager(a) for a in args])
 
@@ -273,6 +310,8 @@ def _record(fn, args):
             inbound.append(a)
         elif isinstance(a, Variable):
             slots.append(("v", a))
+        elif weight_of(a) is not None:
+            slots.append(("v", weight_of(a)))
         else:
             slots.append(("c", _eager(a)))
     # Float constants take the float type of the tensors (a float64 array does not turn a float32 model to float64).

@@ -45,6 +45,7 @@ class Graph:
             visit(t)
         # Tensors made by layer calls (an op reading only weights has no inbound tensor).
         self.nodes = [t for t in order if id(t) not in input_ids]
+        self.grads_into = None     # set for the graph of a layer's traced call() (see add_variable_grads)
         layers_seen = {}
         self._shared = set()
         for t in self.nodes:

@@ -180,16 +180,27 @@ class Model:
         return int(sum(layer.count_params() for layer in self.layers))
 
     def _trainable(self):
-        """(keys, params) of the weights the optimizer updates."""
-        keys, params = [], []
+        """(keys, params) of the weights the optimizer updates (each array once: tied weights)."""
+        keys, params, seen = [], [], set()
         for layer in self.layers:
             for pname in layer.trainable_param_names():
-                keys.append(f"{layer.name}/{pname}")
-                params.append(layer.params[pname])
+                if id(layer.params[pname]) not in seen:
+                    seen.add(id(layer.params[pname]))
+                    keys.append(f"{layer.name}/{pname}")
+                    params.append(layer.params[pname])
         return keys, params
 
     def _trainable_grads(self):
-        return [layer.grads[p] for layer in self.layers for p in layer.trainable_param_names()]
+        """Gradients in the order of _trainable; a weight held by several layers gets their sum."""
+        grads, index = [], {}
+        for layer in self.layers:
+            for p in layer.trainable_param_names():
+                i = index.setdefault(id(layer.params[p]), len(grads))
+                if i == len(grads):
+                    grads.append(layer.grads[p])
+                else:
+                    grads[i] = grads[i] + layer.grads[p]
+        return grads
 
     # -------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, **kwargs):

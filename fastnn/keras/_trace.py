@@ -147,6 +147,7 @@ def call_layer(layer, inputs, training, kwargs):
         if not out.batched:
             raise ValueError(f"{cls} '{layer.name}': call() returned {out!r}, which has no batch axis")
         traces[key] = _graph(phs, [out], f"call() of layer '{layer.name}' ({cls})")
+        traces[key].grads_into = layer
     layer._traces = dict(getattr(layer, "_traces", None) or {}, **{_k(k): g for k, g in traces.items()})
     _collect_sublayer_params(layer, list(traces.values()))
     layer.output_shape = out.sample_shape
@@ -181,6 +182,7 @@ def _collect_sublayer_params(layer, graphs):
                         subs.append(sub)
     names, counts = [], {}
     layer._sub_prefixes = []
+    layer._var_keys = {(id(layer), n): n for n in layer.params}
     for sub in subs:
         # Local names (dense, dense_1, ... in call order), the same in every instance of the layer,
         # so that weights saved from one instance load into another.
@@ -191,6 +193,7 @@ def _collect_sublayer_params(layer, graphs):
         trainable = set(sub.trainable_param_names())
         for p, v in sub.params.items():
             key = f"{prefix}/{p}"
+            layer._var_keys[(id(sub), p)] = key
             layer.params[key] = v
             names.append(key)
             if p in trainable:
@@ -209,16 +212,21 @@ def traced_forward(layer, x, training):
 
 
 def traced_backward(layer, dout):
+    """Backward through the traced call(): the ops hand the gradients of the weights they read
+    to ``layer.grads`` (add_variable_grads); the layers called inside add their own."""
     graph = layer._last_graph
-    sub = set(getattr(layer, "_sub_param_names", ()))
     layer.grads = {}
     gxs = graph.backward([dout], [False])
-    for name, v in layer.params.items():
-        if name not in sub and name not in layer.grads:
-            layer.grads[name] = np.zeros_like(v)
+    called = {id(t.layer) for t in graph.nodes}
     for s, prefix in zip(getattr(layer, "_sublayers", ()), getattr(layer, "_sub_prefixes", ())):
-        for p, v in s.params.items():
-            g = s.grads.get(p)
-            layer.grads[f"{prefix}/{p}"] = np.zeros_like(v) if g is None else g
+        if id(s) not in called:
+            continue                        # only its weights are read (tied weights)
+        for p, g in s.grads.items():
+            key = f"{prefix}/{p}"
+            current = layer.grads.get(key)
+            layer.grads[key] = g if current is None else current + g
+    for name, v in layer.params.items():
+        if name not in layer.grads:
+            layer.grads[name] = np.zeros_like(v)
     many = len(graph.inputs) > 1 or isinstance(layer.input_shape, list)
     return gxs if many else gxs[0]

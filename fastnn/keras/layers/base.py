@@ -168,7 +168,7 @@ class Layer:
         lives in ``self.params[name]``; trainable weights get gradients in ``fit``.
         """
         from .. import initializers as _init
-        from .._autodiff import Variable
+        from .._autodiff import Variable, register_weight
         cls = type(self).__name__
         if name is not None and not isinstance(name, str):          # add_weight((3, 4), ...) as in Keras 3
             name, shape = kwargs.pop("name", None), name
@@ -208,6 +208,7 @@ class Layer:
         self.params[name] = np.ascontiguousarray(value)
         if trainable:
             self._trainable_names.append(name)
+        register_weight(self, name)
         return Variable(self, name, trainable)
 
     # ------------------------------------------------------------------ call
