@@ -123,6 +123,7 @@ def test_tied_weights_get_both_gradients(float64, rng):
     model._resolve_losses()
     keys, params = model._trainable()
     assert len(keys) == 2 + 2 + 1 + 1            # the tied kernels are updated once
+    assert model.count_params() == (6 * 5 + 5) + (5 * 3 + 3) + 5 + 6
     x = rng.standard_normal((7, 6))
     _, grads = _loss_and_grads(model, x, x)
     for key, p, g in zip(keys, params, grads):

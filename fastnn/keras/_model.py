@@ -177,7 +177,8 @@ class Model:
 
     def count_params(self):
         self._require_built("count its parameters")
-        return int(sum(layer.count_params() for layer in self.layers))
+        unique = {id(w): w for w in self.weights}          # a tied weight counts once
+        return int(sum(w.size for w in unique.values()))
 
     def _trainable(self):
         """(keys, params) of the weights the optimizer updates (each array once: tied weights)."""

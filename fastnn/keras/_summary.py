@@ -72,7 +72,7 @@ def summary_text(model, line_length=None):
         text.append(border("├", "─", "┼", "┤") if i < len(rows) - 1 else border("└", "─", "┴", "┘"))
     itemsize = np.dtype(model.dtype).itemsize
     total = model.count_params()
-    trainable = int(sum(w.size for w in model.trainable_weights))
+    trainable = int(sum(w.size for w in {id(w): w for w in model.trainable_weights}.values()))
     non_trainable = total - trainable
     text.append(f" Total params: {total:,} ({readable_size(total * itemsize)})")
     text.append(f" Trainable params: {trainable:,} ({readable_size(trainable * itemsize)})")
