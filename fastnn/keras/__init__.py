@@ -24,6 +24,7 @@ from . import (  # noqa: F401
     losses,
     metrics,
     models,
+    ops,
     optimizers,
     saving,
     utils,
@@ -36,5 +37,5 @@ from .layers import Input  # noqa: F401
 from .saving import load_model  # noqa: F401
 
 __all__ = ["Model", "Sequential", "Input", "activations", "backend", "callbacks", "config", "datasets",
-           "initializers", "layers", "load_model", "losses", "metrics", "models", "optimizers", "saving", "utils",
-           "wrappers", "__version__"]
+           "initializers", "layers", "load_model", "losses", "metrics", "models", "ops", "optimizers", "saving",
+           "utils", "wrappers", "__version__"]

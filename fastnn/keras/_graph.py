@@ -5,12 +5,18 @@ and orders the layer calls so that each comes after the calls it reads from
 (a topological order). ``forward`` runs them; ``backward`` runs them in
 reverse, adding up the gradients of tensors that feed several layers.
 """
+import numpy as np
+
+from ._autodiff import add_variable_grads
 from .layers.base import KerasTensor
 from .layers.core import InputLayer
 
 
 class Graph:
-    def __init__(self, inputs, outputs, where="Model"):
+    """allow_shared: a layer may be called more than once (traced call() methods);
+    each call keeps its own forward state for backward, and the weight gradients add up."""
+
+    def __init__(self, inputs, outputs, where="Model", allow_shared=False):
         self.inputs = list(inputs)
         self.outputs = list(outputs)
         for t in self.inputs:
@@ -26,7 +32,7 @@ class Graph:
             if id(t) in seen:
                 return
             seen.add(id(t))
-            if not t.inbound and id(t) not in input_ids:
+            if not t.inbound and id(t) not in input_ids and isinstance(t.layer, InputLayer):
                 raise ValueError(
                     f"{where}: graph disconnected: the outputs depend on input '{t.layer.name}', "
                     f"which is not in inputs={[i.name for i in self.inputs]}"
@@ -37,13 +43,18 @@ class Graph:
 
         for t in self.outputs:
             visit(t)
-        self.nodes = [t for t in order if t.inbound]       # tensors made by layer calls
+        # Tensors made by layer calls (an op reading only weights has no inbound tensor).
+        self.nodes = [t for t in order if id(t) not in input_ids]
+        self.grads_into = None     # set for the graph of a layer's traced call() (see add_variable_grads)
         layers_seen = {}
+        self._shared = set()
         for t in self.nodes:
             if id(t.layer) in layers_seen:
-                raise ValueError(
-                    f"{where}: layer '{t.layer.name}' is called more than once; shared layers are not supported"
-                )
+                if not allow_shared:
+                    raise ValueError(
+                        f"{where}: layer '{t.layer.name}' is called more than once; shared layers are not supported"
+                    )
+                self._shared.add(id(t.layer))
             layers_seen[id(t.layer)] = t.layer
         unused = [t.name for t in self.inputs if id(t) not in seen]
         if unused:
@@ -56,19 +67,33 @@ class Graph:
     @property
     def layers(self):
         """InputLayers first, then the other layers in call order (as Keras lists them)."""
-        return [t.layer for t in self.inputs] + [t.layer for t in self.nodes]
+        out, seen = [], set()
+        for layer in [t.layer for t in self.inputs] + [t.layer for t in self.nodes]:
+            if id(layer) not in seen:
+                seen.add(id(layer))
+                out.append(layer)
+        return out
 
     def forward(self, xs, training):
         values = {id(t): x for t, x in zip(self.inputs, xs)}
+        self._states = {}
+        self._input_like = [(np.shape(x), np.asarray(x).dtype) for x in xs]
         for t in self.nodes:
             args = [values[id(src)] for src in t.inbound]
-            values[id(t)] = t.layer.forward(args if t.layer_takes_list else args[0], training)
+            flag = training if t.training is None else t.training      # layer(x, training=...) fixes it
+            values[id(t)] = t.layer.forward(args if t.layer_takes_list else args[0], flag)
+            if id(t.layer) in self._shared:
+                self._states[id(t)] = t.layer._snapshot()      # what this call's backward needs
         return [values[id(t)] for t in self.outputs]
 
     def backward(self, douts, fused):
-        """douts: gradient per output; fused[i]: douts[i] is w.r.t. the output's pre-activation."""
+        """douts: gradient per output; fused[i]: douts[i] is w.r.t. the output's pre-activation.
+
+        Leaves the weight gradients in each layer's ``grads``; returns the gradient w.r.t. each input.
+        """
         grads = {}
         skip = set()
+        shared_grads = {}
         for t, d, f in zip(self.outputs, douts, fused):
             if f:
                 if id(t) in grads:
@@ -81,10 +106,21 @@ class Graph:
             if g is None:                    # nothing downstream depends on this tensor
                 layer.grads = {k: 0 * v for k, v in layer.params.items()}
                 continue
+            if id(layer) in self._shared:
+                layer._restore(self._states[id(t)])
             if id(t) in skip:
                 dx = layer.backward(g, skip_activation=True)
             else:
                 dx = layer.backward(g)
+            if id(layer) in self._shared:
+                acc = shared_grads.setdefault(id(layer), (layer, {}))[1]
+                for k, v in layer.grads.items():
+                    acc[k] = acc[k] + v if k in acc else v
             dxs = dx if t.layer_takes_list else [dx]
             for src, d in zip(t.inbound, dxs):
                 grads[id(src)] = grads[id(src)] + d if id(src) in grads else d
+        for layer, acc in shared_grads.values():
+            layer.grads = acc
+        add_variable_grads(self)
+        return [grads[id(t)] if id(t) in grads else np.zeros(shape, dtype)
+                for t, (shape, dtype) in zip(self.inputs, self._input_like)]

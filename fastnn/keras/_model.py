@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from . import _data, backend
+from . import _data, _subclassing, backend
 from . import callbacks as cbks
 from . import losses as _losses
 from . import metrics as _metrics
@@ -29,12 +29,21 @@ _COMPILE_IGNORED = ("run_eagerly", "jit_compile", "steps_per_execution", "auto_s
 
 
 class Model:
-    """Functional model: ``Model(inputs=..., outputs=...)``; inputs/outputs may be lists."""
+    """Functional model: ``Model(inputs=..., outputs=...)``; inputs/outputs may be lists.
+
+    Or subclassed: ``class M(keras.Model)`` with layers made in ``__init__`` and a
+    ``call(self, inputs, training=None)``, traced into the same graph (see _subclassing.py).
+    """
 
     def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
+        trainable = kwargs.pop("trainable", True)
+        kwargs.pop("dtype", None)
         if kwargs:
             raise ValueError(f"Model: unknown keyword argument(s) {sorted(kwargs)}")
         self.name = name or backend.unique_name(self._default_name())
+        self.trainable = bool(trainable)
+        self._train_graph = None         # subclassed models whose call takes `training`
+        self._output_keys = None         # subclassed models whose call returns a dict
         self.stop_training = False
         self.optimizer = None
         self.compiled = False
@@ -47,7 +56,26 @@ class Model:
             self._set_graph(inputs, outputs)
 
     def _default_name(self):
-        return "functional"
+        return backend.snake_case(type(self).__name__) if _subclassing.is_subclassed(self) else "functional"
+
+    # ------------------------------------------- subclassed models (see _subclassing.py)
+    def __setattr__(self, name, value):
+        if name != "_tracked":
+            _subclassing.track(self, value)
+        object.__setattr__(self, name, value)
+
+    def build(self, input_shape):
+        """Subclassed models: trace call() for inputs of ``input_shape`` (with the batch axis)."""
+        if _subclassing.is_subclassed(self):
+            _subclassing.build(self, _subclassing.inputs_from_shapes(input_shape))
+
+    def _graph_for(self, training):
+        return self._train_graph if training and self._train_graph is not None else self._graph
+
+    def _pack_outputs(self, outs):
+        if self._output_keys is not None:
+            return dict(zip(self._output_keys, outs))
+        return outs if self._outputs_nested else outs[0]
 
     def _set_graph(self, inputs, outputs):
         # A one-element list behaves like the tensor itself (Keras 2's convention).
@@ -72,6 +100,8 @@ class Model:
 
     @property
     def layers(self):
+        if _subclassing.is_subclassed(self):
+            return list(self.__dict__.get("_tracked", []))
         return self._graph.layers if self.built else []
 
     @property
@@ -88,7 +118,7 @@ class Model:
 
     @property
     def output_names(self):
-        return [t.layer.name for t in self._graph.outputs]
+        return list(self._output_keys or [t.layer.name for t in self._graph.outputs])
 
     @property
     def input_shape(self):
@@ -109,7 +139,13 @@ class Model:
         raise ValueError(f"Model '{self.name}': no layer named {name!r}; layers are {[l.name for l in self.layers]}")
 
     def _ensure_built_for(self, x):
-        """Sequential models without an input shape build on the first data seen."""
+        """Sequential models without an input shape, and subclassed models, build on the first data seen."""
+        if not self.built and _subclassing.is_subclassed(self):
+            inputs = _subclassing.inputs_from_data(x)
+            if type(self).build is not Model.build:          # the subclass's own build(input_shape)
+                self.build(_subclassing.shapes_of(inputs))
+            if not self.built:
+                _subclassing.build(self, inputs)
 
     # ------------------------------------------------------------- weights
     @property
@@ -141,19 +177,31 @@ class Model:
 
     def count_params(self):
         self._require_built("count its parameters")
-        return int(sum(layer.count_params() for layer in self.layers))
+        unique = {id(w): w for w in self.weights}          # a tied weight counts once
+        return int(sum(w.size for w in unique.values()))
 
     def _trainable(self):
-        """(keys, params) of the weights the optimizer updates."""
-        keys, params = [], []
+        """(keys, params) of the weights the optimizer updates (each array once: tied weights)."""
+        keys, params, seen = [], [], set()
         for layer in self.layers:
             for pname in layer.trainable_param_names():
-                keys.append(f"{layer.name}/{pname}")
-                params.append(layer.params[pname])
+                if id(layer.params[pname]) not in seen:
+                    seen.add(id(layer.params[pname]))
+                    keys.append(f"{layer.name}/{pname}")
+                    params.append(layer.params[pname])
         return keys, params
 
     def _trainable_grads(self):
-        return [layer.grads[p] for layer in self.layers for p in layer.trainable_param_names()]
+        """Gradients in the order of _trainable; a weight held by several layers gets their sum."""
+        grads, index = [], {}
+        for layer in self.layers:
+            for p in layer.trainable_param_names():
+                i = index.setdefault(id(layer.params[p]), len(grads))
+                if i == len(grads):
+                    grads.append(layer.grads[p])
+                else:
+                    grads[i] = grads[i] + layer.grads[p]
+        return grads
 
     # -------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, **kwargs):
@@ -217,11 +265,11 @@ class Model:
             per_out = [list(_as_list(specs))] * len(self._losses)
         multi = len(self._losses) > 1
         self._metric_objs = []
-        for i, (t, loss, y) in enumerate(zip(self._graph.outputs, self._losses, ys)):
+        for i, (t, loss, y, oname) in enumerate(zip(self._graph.outputs, self._losses, ys, self.output_names)):
             objs = []
             for spec in per_out[i]:
                 m = _metrics.get(spec, loss, t.shape, y.shape)
-                key = f"{t.layer.name}_{m.name}" if multi else m.name
+                key = f"{oname}_{m.name}" if multi else m.name
                 objs.append((key, m))
             self._metric_objs.append(objs)
 
@@ -270,17 +318,18 @@ class Model:
 
         Returns the outputs and the batch sums to average: {'loss': sum of w*loss, ...}.
         """
-        outs = self._graph.forward(xs, training)
+        graph = self._graph_for(training)
+        outs = graph.forward(xs, training)
         n = outs[0].shape[0]
         sums = {"loss": 0.0}
         douts = []
         multi = len(outs) > 1
-        for t, out, y, loss, lw, fused in zip(self._graph.outputs, outs, ys, self._losses,
-                                              self._loss_weights, self._fused):
+        for oname, out, y, loss, lw, fused in zip(self.output_names, outs, ys, self._losses,
+                                                  self._loss_weights, self._fused):
             value = loss.value(y, out, w)
             sums["loss"] += lw * value * n
             if multi:
-                sums[f"{t.layer.name}_loss"] = value * n
+                sums[f"{oname}_loss"] = value * n
             if training:
                 g = loss.fused_grad(y, out, w) if fused else loss.grad(y, out, w)
                 douts.append(g if lw == 1.0 else g * lw)
@@ -288,7 +337,7 @@ class Model:
             for key, m in objs:
                 sums[key] = float(np.sum(m.per_sample(y, out)))
         if training:
-            self._graph.backward(douts, self._fused)
+            graph.backward(douts, self._fused)
             keys, params = self._trainable()
             self.optimizer.apply(keys, params, self._trainable_grads())
         return outs, sums
@@ -462,7 +511,7 @@ class Model:
                 bar.update(step + 1, finalize=step + 1 == nsteps)
         cb.on_predict_end()
         outs = [np.concatenate([c[i] for c in chunks]) for i in range(len(self._graph.outputs))]
-        return outs if self._outputs_nested else outs[0]
+        return self._pack_outputs(outs)
 
     def __call__(self, x, training=False):
         """model(x) on arrays: the outputs of one forward pass (no batching)."""
@@ -471,8 +520,8 @@ class Model:
             raise TypeError(f"Model '{self.name}': calling a model on symbolic tensors (nesting models) "
                             f"is not supported; add its layers instead")
         xs = self._inputs(x)
-        outs = self._graph.forward(xs, training)
-        return outs if self._outputs_nested else outs[0]
+        outs = self._graph_for(training).forward(xs, training)
+        return self._pack_outputs(outs)
 
     def predict_on_batch(self, x):
         return self(x)
@@ -513,8 +562,17 @@ class Model:
         (print_fn or (lambda s: print(s, file=sys.stdout)))(text)
 
     def get_config(self):
+        if _subclassing.is_subclassed(self):       # what a subclass's get_config() extends
+            return {"name": self.name, "trainable": self.trainable}
         from . import saving
         return saving.model_config(self)["config"]
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        if _subclassing.is_subclassed(cls):
+            return cls(**config)
+        from . import saving
+        return saving.model_from_config({"class_name": "Functional", "config": config}, custom_objects)
 
     def to_json(self, **kwargs):
         """The architecture as a JSON string (no weights); see models.model_from_json."""
@@ -534,6 +592,8 @@ class Model:
     def save(self, filepath, overwrite=True, **kwargs):
         """Architecture + weights + compile settings + optimizer state in one .npz archive."""
         from . import saving
+        if _subclassing.is_subclassed(self):
+            _subclassing.check_config(self)
         saving.save_model(self, filepath, overwrite)
 
     def __repr__(self):
@@ -579,7 +639,7 @@ def _compile_config(optimizer, loss, metrics, loss_weights):
         if isinstance(v, str):
             return v
         if isinstance(v, _losses.Loss):
-            return v.name
+            return v.name if type(v) in _losses._CLASSES.values() else None
         if callable(v) and v in _losses._FUNCTIONS:
             return _losses._FUNCTIONS[v]
         if isinstance(v, _metrics.Metric):

@@ -12,6 +12,7 @@ Functional models get a fourth column, "Connected to".
 """
 import numpy as np
 
+from ._subclassing import is_subclassed
 from .layers.base import shape_str
 
 
@@ -24,12 +25,14 @@ def readable_size(n_bytes):
 
 def _rows(model):
     """(cells per row) for each layer: name (type), output shape, params[, connected to]."""
-    functional = type(model).__name__ != "Sequential"
+    # Subclassed models list the layers they hold, like Sequential ones (no "Connected to").
+    functional = type(model).__name__ != "Sequential" and not is_subclassed(model)
     rows = []
     producers = {id(t.layer): t for t in model._graph.inputs + model._graph.nodes}
     for layer in model.layers:
-        t = producers[id(layer)]
-        cells = [f"{layer.name} ({type(layer).__name__})", shape_str(t.shape), f"{layer.count_params():,}"]
+        t = producers.get(id(layer))
+        shape = "?" if t is None else shape_str(t.shape)
+        cells = [f"{layer.name} ({type(layer).__name__})", shape, f"{layer.count_params():,}"]
         if functional:
             cells.append([f"{src.layer.name}[0][0]" for src in t.inbound] or ["-"])
         rows.append(cells)
@@ -69,7 +72,7 @@ def summary_text(model, line_length=None):
         text.append(border("├", "─", "┼", "┤") if i < len(rows) - 1 else border("└", "─", "┴", "┘"))
     itemsize = np.dtype(model.dtype).itemsize
     total = model.count_params()
-    trainable = int(sum(w.size for w in model.trainable_weights))
+    trainable = int(sum(w.size for w in {id(w): w for w in model.trainable_weights}.values()))
     non_trainable = total - trainable
     text.append(f" Total params: {total:,} ({readable_size(total * itemsize)})")
     text.append(f" Trainable params: {trainable:,} ({readable_size(trainable * itemsize)})")

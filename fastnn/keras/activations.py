@@ -20,6 +20,11 @@ class _Activation:
     def backward(self, da, a, z):
         raise NotImplementedError
 
+    def __call__(self, x):
+        """activations.get('relu')(x): on arrays or, inside a traced call(), on tensors (as keras.ops)."""
+        from . import ops
+        return x if self.name == "linear" else getattr(ops, self.name)(x)
+
     def __repr__(self):
         return f"<activation {self.name}>"
 

@@ -30,12 +30,26 @@ def _weights_per_value(w, shape):
 
 
 class Loss:
-    """Base class: subclasses give ``name``, ``elementwise`` and its gradient."""
+    """Base class: subclasses give ``name``, ``elementwise`` and its gradient.
+
+    A Keras-style subclass instead defines ``call(self, y_true, y_pred)`` with
+    keras.ops; its gradient then comes from the ops (see ``LossFunctionWrapper``).
+    """
     name = None
     fused_activation = None
 
+    def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
+        if reduction not in ("sum_over_batch_size", "auto", None):
+            raise ValueError(f"{type(self).__name__}: only reduction='sum_over_batch_size' is supported, "
+                             f"got {reduction!r}")
+        self.name = name or type(self).name or backend.snake_case(type(self).__name__)
+        if callable(getattr(type(self), "call", None)):
+            self._wrapped = LossFunctionWrapper(self.call, name=self.name)
+
     def __call__(self, y_true, y_pred, sample_weight=None):
         """Keras-style call: the reduced loss of a batch, as a float."""
+        if getattr(self, "_wrapped", None) is not None:
+            return self._wrapped(y_true, y_pred, sample_weight)
         y_pred = np.asarray(y_pred)
         t = self.prepare_targets(y_true, y_pred.shape[1:], "loss")
         return self.value(t, y_pred, None if sample_weight is None else np.asarray(sample_weight, y_pred.dtype))
@@ -77,6 +91,104 @@ class Loss:
 
     def get_config(self):
         return {"name": self.name}
+
+
+class LossFunctionWrapper(Loss):
+    """A loss from ``fn(y_true, y_pred)`` written with keras.ops (or Python operators).
+
+    ``fn`` returns one value per sample (N,) (or per value, (N, ...), averaged
+    per sample), or one number for the batch. It is traced once per pair of
+    target/prediction sample shapes; its gradient w.r.t. y_pred comes from
+    the ops' backward passes. Batch reduction as for every loss:
+    sum(w_i * loss_i) / N.
+    """
+
+    def __init__(self, fn, name=None):
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", None) or backend.snake_case(type(fn).__name__)
+        self._graphs = {}
+        self._last = None
+
+    def prepare_targets(self, y, output_shape, where):
+        y = _numeric(y, self.name, where)
+        shape = (y.shape[0],) + tuple(output_shape)
+        if y.shape != shape and y.shape + (1,) == shape:
+            y = y.reshape(shape)            # (N,) targets for a (N, 1) output
+        return y.astype(backend.floatx(), copy=False)
+
+    def _graph(self, t, y):
+        key = (t.shape[1:], t.dtype.str, y.shape[1:], y.dtype.str)
+        if key not in self._graphs:
+            from . import _trace
+            from ._graph import Graph
+            from .layers.base import KerasTensor
+            from .layers.core import Input
+            yt, yp = Input(shape=t.shape[1:], dtype=t.dtype.name), Input(shape=y.shape[1:], dtype=y.dtype.name)
+            with _trace.frame(self.fn, "loss"):
+                out = self.fn(yt, yp)
+            if not isinstance(out, KerasTensor):
+                raise TypeError(f"loss '{self.name}': the function must return a tensor computed from y_true "
+                                f"and y_pred with keras.ops, got {type(out).__name__}")
+            if not out.batched and out.shape != ():
+                raise ValueError(f"loss '{self.name}': returned {out!r}; return one value per sample "
+                                 f"(batch axis first) or one number")
+            used = _reaches(out)
+            ins = [i for i in (yt, yp) if id(i) in used]          # a loss may ignore y_true
+            self._graphs[key] = (Graph(ins, [out], where=f"loss '{self.name}'"), [id(i) in used for i in (yt, yp)])
+        return self._graphs[key]
+
+    def _run(self, t, y):
+        last = self._last
+        if last is not None and last[0] is t and last[1] is y:
+            return last[2], last[3]
+        g, used = self._graph(t, y)
+        v = np.asarray(g.forward([a for a, u in zip((t, y), used) if u], training=False)[0])
+        self._used = used
+        self._last = (t, y, g, v)
+        return g, v
+
+    def per_sample(self, t, y):
+        _, v = self._run(t, y)
+        if v.ndim == 0:
+            return np.full(y.shape[0], float(v))
+        return v.reshape(v.shape[0], -1).mean(axis=1)
+
+    def value(self, t, y, w=None):
+        _, v = self._run(t, y)
+        if v.ndim == 0:
+            if w is not None:
+                raise ValueError(f"loss '{self.name}': sample weights need one loss value per sample")
+            return float(v)
+        return super().value(t, y, w)
+
+    def grad(self, t, y, w=None):
+        g, v = self._run(t, y)
+        if v.ndim == 0:
+            dv = np.ones_like(v)
+        else:
+            n = v.shape[0]
+            dv = np.full(v.shape, 1.0 / (n * (v.size // n)), dtype=v.dtype)
+            if w is not None:
+                dv = dv * _weights_per_value(w, dv.shape)
+        self._last = None
+        if not self._used[1]:
+            raise ValueError(f"loss '{self.name}': the loss does not depend on y_pred, so it cannot train the model")
+        gy = g.backward([dv.astype(v.dtype, copy=False)], [False])[-1]
+        return np.asarray(gy).astype(y.dtype, copy=False)
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+def _reaches(out):
+    """ids of every tensor ``out`` is computed from."""
+    seen, todo = set(), [out]
+    while todo:
+        t = todo.pop()
+        if id(t) not in seen:
+            seen.add(id(t))
+            todo.extend(t.inbound)
+    return seen
 
 
 class MeanSquaredError(Loss):
@@ -255,12 +367,14 @@ _FUNCTIONS = {f: f.__name__ for f in (mean_squared_error, mean_absolute_error, b
 def get(identifier):
     """A Loss from a name ('mse', 'categorical_crossentropy', ...), a Loss, or a function above."""
     if isinstance(identifier, Loss):
-        return identifier
+        return getattr(identifier, "_wrapped", identifier)      # Loss subclasses with call()
     if callable(identifier) and identifier in _FUNCTIONS:
         return _CLASSES[_FUNCTIONS[identifier]]()
     if isinstance(identifier, str):
         key = ALIASES.get(identifier.lower(), identifier.lower())
         if key in _CLASSES:
             return _CLASSES[key]()
+    elif callable(identifier) and not isinstance(identifier, type):
+        return LossFunctionWrapper(identifier)          # fn(y_true, y_pred) written with keras.ops
     valid = sorted(_CLASSES) + sorted(ALIASES)
     raise ValueError(f"compile: unknown loss {identifier!r}; valid losses are {valid}")

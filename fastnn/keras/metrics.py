@@ -66,6 +66,27 @@ class MeanAbsoluteError(Metric):
         return np.abs(y - t).reshape(y.shape[0], -1).mean(axis=1)
 
 
+class MeanMetricWrapper(Metric):
+    """A metric from ``fn(y_true, y_pred)`` (keras.ops or NumPy), run on arrays: its mean over the samples.
+
+    fn returns one value per sample (N,), per value (N, ...: averaged per
+    sample), or one number per batch (counted once per sample of the batch).
+    """
+
+    def __init__(self, fn, name=None):
+        self.fn = fn
+        super().__init__(name or getattr(fn, "__name__", None) or type(fn).__name__)
+
+    def per_sample(self, t, y):
+        v = np.asarray(self.fn(t, y), dtype=np.float64)
+        n = y.shape[0]
+        if v.ndim == 0:
+            return np.full(n, float(v))
+        if v.shape[0] != n:
+            raise ValueError(f"metric '{self.name}': returned shape {v.shape} for a batch of {n} samples")
+        return v.reshape(n, -1).mean(axis=1)
+
+
 _BY_NAME = {
     "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
@@ -90,6 +111,8 @@ def get(identifier, loss, output_shape, target_shape):
             return _resolve_accuracy(loss, output_shape, target_shape)(name=identifier)
         if key in _BY_NAME:
             return _BY_NAME[key](name=identifier)
+    elif callable(identifier) and not isinstance(identifier, type):
+        return MeanMetricWrapper(identifier)            # fn(y_true, y_pred)
     raise ValueError(
         f"compile: unknown metric {identifier!r}; valid metrics are {sorted(set(_BY_NAME) | set(_ACCURACY))}"
     )

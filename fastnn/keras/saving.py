@@ -31,7 +31,10 @@ META_KEY = "__fastnn_keras__"
 # ---------------------------------------------------------------- config
 def model_config(model):
     """{'class_name': 'Sequential'|'Functional', 'config': {...}} describing the architecture."""
+    from . import _subclassing
     from ._sequential import Sequential
+    if _subclassing.is_subclassed(model):
+        return _subclassing.model_config(model)
     if isinstance(model, Sequential):
         return {"class_name": "Sequential", "config": {
             "name": model.name,
@@ -74,6 +77,9 @@ def model_from_config(config, custom_objects=None):
     if not isinstance(config, dict) or "class_name" not in config or "config" not in config:
         raise ValueError("model config: expected a dict with 'class_name' and 'config'")
     c = config["config"]
+    if config["class_name"] not in ("Sequential", "Functional"):
+        from . import _subclassing
+        return _subclassing.model_from_config(config, custom_objects)
     if config["class_name"] == "Sequential":
         model = Sequential(name=c["name"])
         if c.get("input_shape") is not None:

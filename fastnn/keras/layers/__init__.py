@@ -2,6 +2,7 @@
 from .base import KerasTensor, Layer  # noqa: F401
 from .convolutional import Conv2D, MaxPooling2D
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
+from .lambda_layer import Lambda
 from .merging import Concatenate, concatenate
 from .normalization import BatchNormalization
 
@@ -16,4 +17,4 @@ LAYER_CLASSES = {cls.__name__: cls for cls in (
 
 __all__ = ["Layer", "KerasTensor", "Dense", "Activation", "Flatten", "Reshape", "Dropout", "Input",
            "InputLayer", "Conv2D", "Convolution2D", "MaxPooling2D", "MaxPool2D", "BatchNormalization",
-           "Concatenate", "concatenate"]
+           "Concatenate", "concatenate", "Lambda"]

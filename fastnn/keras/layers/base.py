@@ -9,6 +9,11 @@ the batch axis), owns its weights as NumPy arrays, and has
 
 Calling a layer on a ``KerasTensor`` (from ``Input`` or another layer) records
 the connection for ``Model``; calling it on an array computes the output.
+
+A layer of your own may instead, as in Keras, define ``build(input_shape)``
+(``input_shape`` with the batch axis), creating weights with ``add_weight``,
+and ``call(inputs)`` written with ``keras.ops``: then ``call`` is traced into a
+small graph whose forward/backward serve as the layer's (``fastnn/keras/_trace.py``).
 """
 import numpy as np
 
@@ -25,17 +30,34 @@ def shape_str(shape):
 
 
 class KerasTensor:
-    """A symbolic batch: its shape ``(None, *sample_shape)`` and where it comes from."""
+    """A symbolic batch: its shape ``(None, *sample_shape)`` and where it comes from.
 
-    def __init__(self, sample_shape, layer, inbound=(), layer_takes_list=False):
+    Python operators, indexing and ``keras.ops`` on it record graph nodes
+    (see ``fastnn/keras/_autodiff.py``). Its values are not known while a
+    model is built, so anything that needs them (``if``, ``bool``, ``len``,
+    ``float``, ``np.asarray``) raises an error naming the line.
+    A reduction over the batch axis gives an unbatched tensor
+    (``batched=False``): then ``sample_shape`` is its whole shape.
+    """
+    __array_priority__ = 200
+
+    def __init__(self, sample_shape, layer, inbound=(), layer_takes_list=False, batched=True, dtype=None,
+                 training=None):
         self.sample_shape = tuple(sample_shape)
         self.layer = layer                  # the layer that produces it
         self.inbound = tuple(inbound)       # the tensors that layer was called on
         self.layer_takes_list = layer_takes_list   # called as layer([a, b]) rather than layer(a)
+        self.batched = batched
+        self.dtype = str(np.dtype(dtype or getattr(layer, "dtype", None) or backend.floatx()))
+        self.training = training            # fixed by layer(x, training=...), else None: the model's
 
     @property
     def shape(self):
-        return (None,) + self.sample_shape
+        return (None,) + self.sample_shape if self.batched else self.sample_shape
+
+    @property
+    def ndim(self):
+        return len(self.shape)
 
     @property
     def name(self):
@@ -43,6 +65,40 @@ class KerasTensor:
 
     def __repr__(self):
         return f"<KerasTensor shape={shape_str(self.shape)} from {self.layer.name}>"
+
+    # Values are unknown while tracing: refuse what needs them, naming the user's line.
+    def _needs_value(self, what):
+        from .._trace import data_dependent_error
+        raise data_dependent_error(self, what)
+
+    def __bool__(self):
+        self._needs_value("a Python `if`, `while`, `and`, `or` or `not` on it")
+
+    def __len__(self):
+        self._needs_value("len()")
+
+    def __iter__(self):
+        self._needs_value("iterating over it (or unpacking it)")
+
+    def __float__(self):
+        self._needs_value("float()")
+
+    def __int__(self):
+        self._needs_value("int()")
+
+    def __index__(self):
+        self._needs_value("using it as an index")
+
+    def __array__(self, dtype=None, copy=None):
+        self._needs_value("converting it to a NumPy array (a NumPy function on it)")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """np.add(array, tensor), np.exp(tensor), ...: the matching keras.ops function."""
+        from .. import ops
+        fn = ops.UFUNCS.get(ufunc.__name__) if method == "__call__" and not kwargs else None
+        if fn is None:
+            self._needs_value(f"NumPy's {ufunc.__name__}.{method} (use keras.ops instead)")
+        return fn(*inputs)
 
 
 class Layer:
@@ -104,38 +160,127 @@ class Layer:
             f"expected samples of shape {_fmt(self.input_shape)}, got {_fmt(input_shape)}"
         )
 
-    def add_weight(self, name, shape, initializer, trainable=True):
-        value = initializer(shape, dtype=self.dtype)
+    def add_weight(self, name=None, shape=None, initializer=None, trainable=True, dtype=None, **kwargs):
+        """Create a weight of ``shape`` and return it as a ``Variable``.
+
+        Keras' keywords: ``add_weight(name="kernel", shape=(in, out), initializer="glorot_uniform",
+        trainable=True)``; the shape may also come first, as in Keras 3. The value
+        lives in ``self.params[name]``; trainable weights get gradients in ``fit``.
+        """
+        from .. import initializers as _init
+        from .._autodiff import Variable, register_weight
+        cls = type(self).__name__
+        if name is not None and not isinstance(name, str):          # add_weight((3, 4), ...) as in Keras 3
+            name, shape = kwargs.pop("name", None), name
+        for key in ("regularizer", "constraint"):
+            if kwargs.pop(key, None) is not None:
+                raise ValueError(f"{cls} '{self.name}': add_weight({key}=...) is not supported")
+        for key in ("autocast", "aggregation", "synchronization", "use_resource", "experimental_autocast"):
+            kwargs.pop(key, None)
+        if kwargs:
+            raise ValueError(f"{cls} '{self.name}': add_weight got unknown keyword argument(s) {sorted(kwargs)}")
+        if shape is None:
+            shape = ()
+        shape = (int(shape),) if isinstance(shape, (int, np.integer)) else shape
+        try:
+            shape = tuple(int(s) for s in shape)
+        except (TypeError, ValueError):
+            raise TypeError(f"{cls} '{self.name}': add_weight shape must be a tuple of ints, got {shape!r}") from None
+        if any(s < 0 for s in shape):
+            raise ValueError(f"{cls} '{self.name}': add_weight shape must not be negative, got {shape}")
+        if name is None:
+            k = 0
+            while (name := "variable" if k == 0 else f"variable_{k}") in self.params:
+                k += 1
+        if name in self.params:
+            raise ValueError(f"{cls} '{self.name}': a weight named '{name}' already exists")
+        dtype = dtype or self.dtype or backend.floatx()
+        if initializer is None:
+            initializer = "glorot_uniform" if np.dtype(dtype).kind == "f" else "zeros"
+        if not isinstance(initializer, (str, dict, _init.Initializer)) and callable(initializer):
+            value = initializer(shape, dtype=dtype)
+        else:
+            init = _init.get(initializer, where=f"{cls} '{self.name}' weight '{name}'")
+            value = init(shape, dtype=dtype)
+        value = np.asarray(value, dtype=dtype)
+        if value.shape != shape:
+            raise ValueError(f"{cls} '{self.name}': the initializer of '{name}' gave shape {value.shape}, not {shape}")
         self.params[name] = np.ascontiguousarray(value)
         if trainable:
             self._trainable_names.append(name)
-        return self.params[name]
+        register_weight(self, name)
+        return Variable(self, name, trainable)
 
     # ------------------------------------------------------------------ call
-    def __call__(self, inputs, training=False):
-        symbolic = isinstance(inputs, KerasTensor) or (
-            isinstance(inputs, (list, tuple)) and inputs and all(isinstance(t, KerasTensor) for t in inputs)
-        )
-        if symbolic:
-            if isinstance(inputs, KerasTensor):
+    def _uses_call(self):
+        """A layer written Keras' way (build/call with keras.ops) rather than forward/backward."""
+        return type(self).forward is Layer.forward
+
+    def __call__(self, inputs, training=None, **kwargs):
+        if self._uses_call():
+            from .._trace import call_layer
+            return call_layer(self, inputs, training, kwargs)
+        cls = type(self).__name__
+        if kwargs:
+            raise TypeError(f"{cls} '{self.name}': unexpected argument(s) {sorted(kwargs)} in the call")
+        many = isinstance(inputs, (list, tuple))
+        tensors = list(inputs) if many else [inputs]
+        n_sym = sum(isinstance(t, KerasTensor) for t in tensors)
+        if n_sym and n_sym != len(tensors):
+            raise TypeError(f"{cls} '{self.name}': called on a mix of symbolic tensors and arrays; "
+                            f"turn the arrays into tensors with keras.ops.convert_to_tensor or pass only tensors")
+        if n_sym and tensors:
+            for t in tensors:
+                if not t.batched:
+                    raise ValueError(f"{cls} '{self.name}': its input {t!r} has no batch axis "
+                                     f"(it was reduced over the batch); layers take batches")
+            if not many:
                 out_shape = self._ensure_built(inputs.sample_shape)
-                return KerasTensor(out_shape, self, (inputs,))
+                return KerasTensor(out_shape, self, (inputs,), training=training)
             out_shape = self._ensure_built([t.sample_shape for t in inputs])
-            return KerasTensor(out_shape, self, tuple(inputs), layer_takes_list=True)
+            return KerasTensor(out_shape, self, tuple(inputs), layer_takes_list=True, training=training)
         # Eager call on arrays.
-        if isinstance(inputs, (list, tuple)):
+        if many:
             arrays = [np.asarray(a, dtype=self.dtype or backend.floatx()) for a in inputs]
             self._ensure_built([a.shape[1:] for a in arrays])
-            return self.forward(arrays, training)
+            return self.forward(arrays, bool(training))
         x = np.asarray(inputs, dtype=self.dtype or backend.floatx())
         self._ensure_built(x.shape[1:])
-        return self.forward(x, training)
+        return self.forward(x, bool(training))
+
+    def call(self, inputs, *args, **kwargs):
+        """Override with the layer's computation written with keras.ops (or override forward/backward)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} '{self.name}': a Layer subclass must define call(self, inputs) "
+            f"(with keras.ops), or forward/backward"
+        )
 
     def forward(self, x, training=False):
-        raise NotImplementedError
+        """Layers written with call(): run the traced graph of call (see _trace.py)."""
+        from .._trace import traced_forward
+        return traced_forward(self, x, training)
 
     def backward(self, dout):
-        raise NotImplementedError
+        from .._trace import traced_backward
+        return traced_backward(self, dout)
+
+    # ------------------------------------------------ state of one call
+    def _snapshot(self):
+        """What forward left for backward, so that a layer called twice can run backward for each call."""
+        inner = getattr(self, "_last_graph", None)      # layers written with call(): their traced graph
+        nested = []
+        if inner is not None:
+            nested = [(inner, dict(inner.__dict__))] + [(t.layer, t.layer._snapshot()) for t in inner.nodes]
+        return dict(self.__dict__), nested
+
+    def _restore(self, state):
+        own, nested = state
+        self.__dict__.update(own)
+        for obj, s in nested:
+            if isinstance(obj, Layer):
+                obj._restore(s)
+            else:
+                obj.__dict__.update(s)
 
     # --------------------------------------------------------------- weights
     @property
