@@ -122,15 +122,15 @@ _TUPLE_N = {"EMPTY_TUPLE": 0, "TUPLE1": 1, "TUPLE2": 2, "TUPLE3": 3}
 
 
 class _Reader:
-    def __init__(self, data, name):
-        self.data, self.name = data, name
+    def __init__(self, data, name, where):
+        self.data, self.name, self.where = data, name, where
         self.stack, self.marks, self.memo = [], [], {}
         self.the_dict = None
         self.array_bytes = 0  # bytes of all arrays made so far
 
     def fail(self, what):
         raise UnsafePickleError(
-            f"load_params: {self.name} is not a book parameter file (a pickled dict of plain "
+            f"{self.where}: {self.name} is not a book parameter file (a pickled dict of plain "
             f"numeric NumPy arrays): {what}"
         )
 
@@ -371,12 +371,14 @@ class _Reader:
         return dict(the_dict.items)
 
 
-def read_book_pickle(data, name):
+def read_book_pickle(data, name, where="load_params"):
     """The dict of arrays in pickle bytes ``data`` (from file ``name``), or UnsafePickleError.
+
+    ``where`` (the function reading) and ``name`` start the error messages.
 
     Every array is C-contiguous, native-endian, writable and owns its memory.
     """
-    reader = _Reader(bytes(data), name)
+    reader = _Reader(bytes(data), name, where)
     try:
         return reader.run()
     except UnsafePickleError:

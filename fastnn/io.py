@@ -115,7 +115,7 @@ def check_float_params(where, params, path):
                              "infinite values")
 
 
-def param_info(path):
+def param_info(path, *, where="load_params"):
     """{name: ParamInfo(shape, dtype)} of the arrays in a parameter file, without keeping them.
 
     For ``.npz`` only the members' headers are read (no data); a ``.pkl``
@@ -127,19 +127,19 @@ def param_info(path):
         try:
             return npz_headers(path)
         except ValueError as exc:
-            raise ValueError(f"load_params: {name}: {exc}") from None
+            raise ValueError(f"{where}: {name}: {exc}") from None
     if suffix == ".pkl":
-        return {k: ParamInfo(v.shape, v.dtype) for k, v in _read_pkl(path).items()}
-    raise ValueError(f"load_params: file name must end in .npz or .pkl, got {name!r}")
+        return {k: ParamInfo(v.shape, v.dtype) for k, v in _read_pkl(path, where).items()}
+    raise ValueError(f"{where}: file name must end in .npz or .pkl, got {name!r}")
 
 
-def _read_pkl(path):
+def _read_pkl(path, where="load_params"):
     with open(path, "rb") as f:
         data = f.read()
-    return read_book_pickle(data, os.fspath(path))
+    return read_book_pickle(data, os.fspath(path), where)
 
 
-def load_params(path, expect=None, *, max_bytes=None):
+def load_params(path, expect=None, *, max_bytes=None, where="load_params"):
     """Read a dict of arrays from a ``.npz`` or a book-style ``.pkl`` file.
 
     No code from the file is executed and no object is built from its
@@ -153,10 +153,9 @@ def load_params(path, expect=None, *, max_bytes=None):
     ``.npz`` file's arrays may unpack to (default: 8 times the file's size,
     at least 64 MiB); a ``.pkl`` file's arrays never exceed the file.
 
-    Raises ValueError naming the file for anything else (a ``.pkl`` problem
-    is an :class:`UnsafePickleError`, a ValueError too).
+    Raises ValueError naming ``where`` and the file for anything else (a
+    ``.pkl`` problem is an :class:`UnsafePickleError`, a ValueError too).
     """
-    where = "load_params"
     name, suffix = os.fspath(path), _suffix(path)
     if expect is not None:
         expect = {key: tuple(shape) for key, shape in expect.items()}
@@ -172,7 +171,7 @@ def load_params(path, expect=None, *, max_bytes=None):
         except ValueError as exc:
             raise ValueError(f"{where}: {name}: {exc}") from None
     elif suffix == ".pkl":
-        params = _read_pkl(path)
+        params = _read_pkl(path, where)
         if expect is not None:
             message = _shapes_message(params, expect)
             if message:
