@@ -418,6 +418,7 @@ def cmd_evaluate(args):
     model, dtype = runner.load_model(path, net_name, config=config,
                                      dtype=np.dtype(args.dtype) if args.dtype else None,
                                      config_source=sidecar)
+    net_name = model.name
 
     data = _load_data(args, flatten=runner.wants_flat_input(net_name))
     _, (x_test, t_test) = data
