@@ -82,6 +82,8 @@ _GLOBALS = {
     ("numpy.core.numeric", "_frombuffer"): "frombuffer",
     ("numpy._core.numeric", "_frombuffer"): "frombuffer",
     ("_codecs", "encode"): "encode",  # protocol 2 writes bytes as encode(str, 'latin1')
+    ("__builtin__", "bytes"): "bytes",  # ... and b'' as bytes()
+    ("builtins", "bytes"): "bytes",
 }
 
 
@@ -275,6 +277,10 @@ class _Reader:
                 self.fail(f"{func.label} with arguments other than (bytes, dtype, shape, order)")
             dtype = self.built_dtype(args[1])
             return _ArrayStub(self.make_array(dtype, args[2], args[0], args[3] == "F"))
+        if kind == "bytes":
+            if args != ():
+                self.fail(f"{func.label} with arguments")
+            return b""
         if kind == "encode":
             if (len(args) != 2 or not isinstance(args[0], str)
                     or args[1] not in ("latin1", "latin-1")):
