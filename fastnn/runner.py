@@ -314,11 +314,20 @@ def infer_net(params):
                      f"{[params[f'W{i}'].shape for i in range(1, n + 1)]}; name it with --net")
 
 
-def _config_from_params(name, params):
+_WEIGHT_NDIMS = {"two_layer": [2, 2], "sample_network": [2, 2, 2], "simple_convnet": [4, 2, 2],
+                 "deep_convnet": [4] * 6 + [2, 2]}
+
+
+def _config_from_params(name, params, source="the parameters"):
     """Constructor arguments that give parameters of the shapes in ``params``."""
     W = [params[f"W{i}"] for i in range(1, _layer_count(params) + 1)]
+    ndims = [w.ndim for w in W]
+    want = _WEIGHT_NDIMS.get(name)
+    if (ndims != want) if want else (name == "multi_layer" and (len(W) < 2 or set(ndims) != {2})):
+        raise ValueError(f"{source}: weights W1..W{len(W)} shaped {[tuple(w.shape) for w in W][:10]} "
+                         f"are not those of a {_TITLES.get(name, name)}")
     if any(0 in w.shape for w in W):
-        raise ValueError(f"cannot rebuild {name!r} from parameters with a zero-size weight")
+        raise ValueError(f"{source}: cannot rebuild {name!r} from parameters with a zero-size weight")
     if name == "two_layer":
         return {"input_size": W[0].shape[0], "hidden_size": W[0].shape[1], "output_size": W[1].shape[1]}
     if name == "multi_layer":
@@ -421,7 +430,7 @@ def load_model(path, name=None, *, config=None, dtype=None, config_source=None):
         if name.startswith("keras_"):
             raise ValueError(f"{name}: the .json file written beside the parameters by "
                              "'fastnn train' is needed to rebuild a Keras-style model")
-        config, config_where = _config_from_params(name, info), f"the {_TITLES[name]} for {path}"
+        config, config_where = _config_from_params(name, info, path), f"the {_TITLES[name]} for {path}"
     else:
         config_where = f"{config_source or 'the config'} ({_TITLES.get(name, name)})"
     expected = param_shapes(name, config, where=config_where)
