@@ -229,3 +229,12 @@ def test_malformed_streams(tmp_path, data, match):
 def test_reader_takes_bytes_and_names_the_source():
     with pytest.raises(UnsafePickleError, match="^SomeNet.load_params: memory.pkl is not"):
         read_book_pickle(b"\x80\x02N.", "memory.pkl", "SomeNet.load_params")
+
+
+def test_fastnn_evaluate_on_the_crashing_file_is_one_line(tmp_path, capsys):
+    from fastnn import cli
+
+    path = write(tmp_path, {"W1": array((30, 1, 5, 5), b"\x41" * 6000, plain_dtype(flags=63))})
+    assert cli.main(["evaluate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and "state other than a plain dtype" in err
