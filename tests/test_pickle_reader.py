@@ -196,7 +196,27 @@ def test_deep_nesting_and_many_marks(tmp_path):
     refused(write(tmp_path, many, "many.pkl"), "more than 1,000,000 opcodes")
 
 
+def _uni(text):
+    return b"X" + struct.pack("<I", len(text.encode())) + text.encode()
+
+
+def late_dtype_state_pickle(flags=63):
+    """An f8 array built, then its dtype (fetched from the memo) given a refcounted state by a
+    second BUILD: NumPy then treats the array's bytes as object pointers."""
+    plain = b"(K\x03" + _uni("<") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+    return b"".join([
+        b"\x80\x03}q\x00", _uni("W1"),
+        b"cnumpy.core.multiarray\n_reconstruct\n", b"cnumpy\nndarray\n", b"K\x00\x85C\x01b\x87R",
+        b"(K\x01K\x04\x85", b"cnumpy\ndtype\n", _uni("f8"), b"\x89\x88\x87Rq\x01", plain,
+        b"\x89C\x20" + b"\x41" * 32, b"tb",
+        b"h\x01", plain.replace(b"K\x00tb", b"K" + bytes([flags]) + b"tb"), b"0",
+        b"s.",
+    ])
+
+
 def test_memo_tricks(tmp_path):
+    late = late_dtype_state_pickle()
+    refused(write(tmp_path, late, "late.pkl"), "BUILD of something that is not a new array or dtype")
     undefined = b"\x80\x02}h\x05."                           # BINGET of memo 5, never stored
     refused(write(tmp_path, undefined, "get.pkl"), "memo entry 5, which was never stored")
     itself = b"\x80\x02}q\x00X\x01\x00\x00\x00ah\x00s."       # d['a'] = d
