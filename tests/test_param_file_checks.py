@@ -84,8 +84,6 @@ def test_load_with_expected_shapes_reads_only_what_is_needed(tmp_path):
 def test_npz_members_that_lie_about_their_size(tmp_path):
     import zipfile
 
-    from fastnn._npz_reader import _MAGIC  # noqa: F401  (the format read here)
-
     path = tmp_path / "short.npz"
     np.savez(path, W1=np.arange(6.0))
     with zipfile.ZipFile(path) as zf:
