@@ -404,22 +404,21 @@ def cmd_evaluate(args):
     path = args.params
     if not os.path.isfile(path):
         raise CommandError(f"no such parameter file: {path}")
-    from .io import load_params
-    params = load_params(path)
     net_name, config = args.net, None
     sidecar = os.path.splitext(path)[0] + ".json"
     if net_name is None and os.path.isfile(sidecar):
-        with open(sidecar, encoding="utf-8") as f:
-            meta = json.load(f)
-        net_name, config = meta.get("net"), meta.get("config")
-        args.dataset = args.dataset or meta.get("dataset")
+        meta = runner.read_sidecar(sidecar)  # every value checked; ValueError naming the file
+        net_name, config = meta["net"], meta["config"]
+        args.dataset = args.dataset or meta["dataset"]
     args.dataset = args.dataset or "mnist"
     if args.dataset not in _DATASET_TITLES:
-        raise CommandError(f"{sidecar} names an unknown dataset {args.dataset!r}")
-    if net_name is None:
-        net_name = runner.infer_net(params)
-    dtype = np.dtype(args.dtype) if args.dtype else _params_dtype(params)
-    model = runner.from_params(net_name, params, dtype=dtype, config=config)
+        raise CommandError(f"{sidecar} names an unknown dataset {args.dataset[:40]!r}")
+    # Shapes from the file's headers are checked against the config before any data is
+    # read or any network is built.
+    model, dtype = runner.load_model(path, net_name, config=config,
+                                     dtype=np.dtype(args.dtype) if args.dtype else None,
+                                     config_source=sidecar)
+    net_name = model.name
 
     data = _load_data(args, flatten=runner.wants_flat_input(net_name))
     _, (x_test, t_test) = data
@@ -438,11 +437,6 @@ def cmd_evaluate(args):
     from .plot import confusion_matrix
     print(format_confusion_matrix(confusion_matrix(labels, predictions, num_classes=10)))
     return 0
-
-
-def _params_dtype(params):
-    kinds = {v.dtype for v in params.values() if v.dtype.kind == "f"}
-    return np.dtype(np.float32) if kinds == {np.dtype(np.float32)} else np.dtype(np.float64)
 
 
 def format_confusion_matrix(cm):

@@ -2,86 +2,39 @@
 
 Two formats, chosen by the file's suffix:
 
-* ``.npz`` (the native format): NumPy's zip of arrays, read with
-  ``allow_pickle=False`` so that loading never runs code from the file.
+* ``.npz`` (the native format): NumPy's zip of ``.npy`` arrays. Each member's
+  header (dtype, shape) is read and checked before its data, and the data
+  are read into an array of exactly the announced size
+  (:mod:`fastnn._npz_reader`); no pickle is ever read.
 * ``.pkl`` (the book's format): the book saves ``pickle.dump(params, f)`` with
-  ``params`` a dict of NumPy arrays. A plain ``pickle.load`` of an untrusted
-  file can call any function, so fastnn reads pickles through
-  :class:`SafeParamsUnpickler`, which resolves only the few NumPy names needed
-  to rebuild arrays and raises :class:`UnsafePickleError` for anything else.
+  ``params`` a dict of NumPy arrays. fastnn never unpickles such a file: its
+  opcode stream is read by :mod:`fastnn._pickle_reader`, which builds each
+  array itself with ``np.frombuffer`` after checking dtype, shape and size,
+  and raises :class:`UnsafePickleError` (a ``ValueError``) for anything else.
 
-Writes are atomic: the data go to a temporary file in the destination's
-directory, which is then renamed over the destination with ``os.replace``.
-If anything fails on the way, the old file is left as it was and the
-temporary file is removed.
+Both admit only plain numeric arrays (bool, ints, floats). Given the shapes
+a network needs (``expect=``), :func:`load_params` checks names and shapes
+before reading any data and admits only finite floating-point arrays.
+
+Writes are atomic (:func:`atomic_write`, from :mod:`fastnn._atomic`): the
+data go to a temporary file in the destination's directory, which is then
+renamed over the destination with ``os.replace``. If anything fails on the
+way, the old file is left as it was and the temporary file is removed.
 """
-import importlib
-import io
 import os
 import pickle
-import tempfile
-import zipfile
 
 import numpy as np
 
-__all__ = ["save_params", "load_params", "atomic_write", "SafeParamsUnpickler", "UnsafePickleError"]
+from ._atomic import atomic_write
+from ._npz_reader import ParamInfo, npz_headers, read_npz
+from ._pickle_reader import PLAIN_CODES, UnsafePickleError, read_book_pickle
 
-#: Array dtype kinds a parameter file may hold: bool, ints, floats, complex.
-_NUMERIC_KINDS = "biufc"
+__all__ = ["save_params", "load_params", "param_info", "check_float_params", "atomic_write",
+           "ParamInfo", "UnsafePickleError"]
 
-
-class UnsafePickleError(pickle.UnpicklingError):
-    """A pickle asked for something other than NumPy arrays in a dict."""
-
-
-# The globals a pickled dict of arrays refers to. NumPy 1.x writes
-# ``numpy.core.*``; NumPy 2 writes ``numpy._core.*``; both are admitted.
-_ALLOWED_GLOBALS = {
-    # ndarray.__reduce__ -> _reconstruct(ndarray, shape, dtype), then BUILD.
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    # NumPy scalars (e.g. a float64 stored as a dict value).
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    # Pickle protocol 5 rebuilds arrays from a buffer.
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"),
-    # Protocol 2 stores bytes as _codecs.encode(str, 'latin1'): a pure conversion.
-    ("_codecs", "encode"),
-}
-
-
-def _allowed_object(module, name):
-    """Import the object for an admitted (module, name) pair."""
-    if module.startswith("numpy.core") and hasattr(np, "_core"):
-        # numpy.core is a deprecated alias of numpy._core in NumPy 2;
-        # go to the real module to avoid the deprecation warning.
-        module = "numpy._core" + module[len("numpy.core"):]
-    return getattr(importlib.import_module(module), name)
-
-
-class SafeParamsUnpickler(pickle.Unpickler):
-    """An Unpickler that can rebuild NumPy arrays and nothing else.
-
-    ``find_class`` is the only way a pickle reaches Python callables; here it
-    admits the NumPy array/dtype/scalar constructors listed in
-    ``_ALLOWED_GLOBALS`` and raises ``UnsafePickleError`` for every other name
-    (``os.system``, ``builtins.eval``, ...), before anything is called.
-    Persistent ids (another route to objects) are refused too.
-    """
-
-    def find_class(self, module, name):
-        if (module, name) in _ALLOWED_GLOBALS:
-            return _allowed_object(module, name)
-        raise UnsafePickleError(
-            f"load_params: refusing to load {module}.{name} from a pickle; a parameter "
-            "file may only hold NumPy arrays in a dict"
-        )
-
-    def persistent_load(self, pid):
-        raise UnsafePickleError("load_params: refusing a pickle with persistent ids")
+#: Array dtype kinds a parameter file may hold: bool, ints, floats.
+_NUMERIC_KINDS = "biuf"
 
 
 def _check_params(where, params, path):
@@ -98,9 +51,10 @@ def _check_params(where, params, path):
             raise TypeError(
                 f"{where}: parameter {key!r} in {path} must be a NumPy array, got {type(value).__name__}"
             )
-        if value.dtype.kind not in _NUMERIC_KINDS:
+        if value.dtype.kind not in _NUMERIC_KINDS or value.dtype.str[1:] not in PLAIN_CODES:
             raise TypeError(
-                f"{where}: parameter {key!r} in {path} must have a numeric dtype, got {value.dtype}"
+                f"{where}: parameter {key!r} in {path} must have a plain numeric dtype "
+                f"(bool, int, float), got {value.dtype}"
             )
         clean[key] = value
     return clean
@@ -108,43 +62,6 @@ def _check_params(where, params, path):
 
 def _suffix(path):
     return os.path.splitext(os.fspath(path))[1].lower()
-
-
-def _new_file_mode(path):
-    """Permissions for the written file: the old file's, else 0o666 minus the umask."""
-    try:
-        return os.stat(path).st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def atomic_write(path, write):
-    """Call ``write(file_object)`` on a temp file beside ``path``, then rename it over ``path``.
-
-    ``write`` receives a binary file object. The temp file is synced to disk
-    before the rename and gets the old file's permissions (or the umask's).
-    On any exception (KeyboardInterrupt included) the temp file is removed,
-    ``path`` is left as it was, and the exception propagates.
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    mode = _new_file_mode(path)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-            os.fchmod(f.fileno(), mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 _atomic_write = atomic_write  # the name other fastnn modules first imported
@@ -169,28 +86,99 @@ def save_params(params, path):
         raise ValueError(f"{where}: file name must end in .npz or .pkl, got {os.fspath(path)!r}")
 
 
-def load_params(path):
-    """Read a dict of arrays from a ``.npz`` or a book-style ``.pkl`` file.
+def _shapes_message(infos, expect):
+    """Why the arrays ``infos`` (name -> object with .shape) do not fit ``expect``, or None."""
+    missing = [key for key in expect if key not in infos]
+    if missing:
+        return f"lacks parameters {missing}"
+    for key, shape in expect.items():
+        if tuple(infos[key].shape) != tuple(shape):
+            return (f"parameter {key!r} has shape {tuple(infos[key].shape)}, "
+                    f"the network expects {tuple(shape)}")
+    return None
 
-    No code from the file is executed: ``.npz`` is read with
-    ``allow_pickle=False``; ``.pkl`` through :class:`SafeParamsUnpickler`.
-    Raises ``UnsafePickleError`` if a pickle names anything but NumPy's array
-    constructors, ``TypeError`` if the file does not hold a dict of numeric arrays.
+
+def check_float_params(where, params, path):
+    """Raise ValueError unless every array of ``params`` is floating point and finite.
+
+    A network's parameters are real numbers: complex, bool, int and object
+    arrays are refused, and so are NaN and infinite values. The message
+    names ``where``, the file ``path`` and the parameter.
     """
-    where = "load_params"
-    suffix = _suffix(path)
+    for key, value in params.items():
+        value = np.asarray(value)
+        if value.dtype.kind != "f":
+            raise ValueError(f"{where}: parameter {key!r} in {os.fspath(path)} has dtype "
+                             f"{value.dtype}; a network's parameters must be floating point")
+        if not np.isfinite(value).all():
+            raise ValueError(f"{where}: parameter {key!r} in {os.fspath(path)} holds NaN or "
+                             "infinite values")
+
+
+def param_info(path, *, where="load_params"):
+    """{name: ParamInfo(shape, dtype)} of the arrays in a parameter file, without keeping them.
+
+    For ``.npz`` only the members' headers are read (no data); a ``.pkl``
+    is read whole (its arrays are no larger than the file). ValueError
+    (naming the file) for a file that is not a dict of plain numeric arrays.
+    """
+    name, suffix = os.fspath(path), _suffix(path)
     if suffix == ".npz":
         try:
-            with np.load(path, allow_pickle=False) as data:
-                params = {k: data[k] for k in data.files}
-        except ValueError as exc:  # object arrays need pickle: refused
-            raise TypeError(f"{where}: {os.fspath(path)!r} holds non-numeric arrays ({exc})") from None
-        except zipfile.BadZipFile as exc:
-            raise ValueError(f"{where}: {os.fspath(path)!r} is not a valid .npz file ({exc})") from None
+            return npz_headers(path)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {name}: {exc}") from None
+    if suffix == ".pkl":
+        return {k: ParamInfo(v.shape, v.dtype) for k, v in _read_pkl(path, where).items()}
+    raise ValueError(f"{where}: file name must end in .npz or .pkl, got {name!r}")
+
+
+def _read_pkl(path, where="load_params"):
+    with open(path, "rb") as f:
+        data = f.read()
+    return read_book_pickle(data, os.fspath(path), where)
+
+
+def load_params(path, expect=None, *, max_bytes=None, where="load_params"):
+    """Read a dict of arrays from a ``.npz`` or a book-style ``.pkl`` file.
+
+    No code from the file is executed and no object is built from its
+    state: see the module's docstring. Every array comes out C-ordered,
+    native-endian, writable and owning its memory.
+
+    ``expect``: {name: shape} of the arrays a network needs. Then the file
+    must hold each with exactly that shape (checked, for ``.npz``, before
+    any data is read), the arrays must be floating point and finite, and
+    only those arrays are returned. ``max_bytes`` bounds the bytes a
+    ``.npz`` file's arrays may unpack to (default: 8 times the file's size,
+    at least 64 MiB); a ``.pkl`` file's arrays never exceed the file.
+
+    Raises ValueError naming ``where`` and the file for anything else (a
+    ``.pkl`` problem is an :class:`UnsafePickleError`, a ValueError too).
+    """
+    name, suffix = os.fspath(path), _suffix(path)
+    if expect is not None:
+        expect = {key: tuple(shape) for key, shape in expect.items()}
+    if suffix == ".npz":
+        def check(infos):
+            message = _shapes_message(infos, expect)
+            if message:
+                raise ValueError(message)
+
+        try:
+            params = read_npz(path, keys=None if expect is None else list(expect), max_bytes=max_bytes,
+                              check=None if expect is None else check)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {name}: {exc}") from None
     elif suffix == ".pkl":
-        with open(path, "rb") as f:
-            data = f.read()
-        params = SafeParamsUnpickler(io.BytesIO(data)).load()
+        params = _read_pkl(path, where)
+        if expect is not None:
+            message = _shapes_message(params, expect)
+            if message:
+                raise ValueError(f"{where}: {name}: {message}")
+            params = {key: params[key] for key in expect}
     else:
-        raise ValueError(f"{where}: file name must end in .npz or .pkl, got {os.fspath(path)!r}")
-    return _check_params(where, params, path)
+        raise ValueError(f"{where}: file name must end in .npz or .pkl, got {name!r}")
+    if expect is not None:
+        check_float_params(where, params, name)
+    return params

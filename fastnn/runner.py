@@ -23,7 +23,11 @@ first step of each epoch). The loss reported for a step is the one the
 gradient's forward pass computed, before the update (the book's Trainer runs
 one more forward pass after the update to get it).
 """
+import inspect
+import json
 import math
+import numbers
+import os
 import time
 
 import numpy as np
@@ -33,6 +37,7 @@ from .trainer import OPTIMIZERS, _make_optimizer
 __all__ = [
     "NET_NAMES", "EVAL_NET_NAMES", "OPTIMIZER_NAMES", "DEFAULT_EPOCHS", "HISTORY_FIELDS", "SCHEDULES",
     "build", "from_params", "infer_net", "wants_flat_input", "default_lr",
+    "param_shapes", "read_sidecar", "load_model",
     "BookModel", "KerasModel", "Run",
 ]
 
@@ -131,6 +136,150 @@ def build(name, *, dtype=np.float32, seed=0, input_shape=(1, 28, 28), config=Non
     return BookModel(name, net, config)
 
 
+# --------------------------------------------------------------------------
+# Shapes a config gives, computed before anything is allocated
+# --------------------------------------------------------------------------
+#: Constructor arguments each network's config may hold.
+_CONFIG_KEYS = {
+    "two_layer": {"input_size", "hidden_size", "output_size", "weight_init_std"},
+    "multi_layer": {"input_size", "hidden_size_list", "output_size", "activation",
+                    "weight_init_std", "weight_decay_lambda"},
+    "simple_convnet": {"input_dim", "conv_param", "hidden_size", "output_size", "weight_init_std"},
+    "deep_convnet": {"input_dim", "hidden_size", "output_size"} | {f"conv_param_{i}" for i in range(1, 7)},
+    "sample_network": {"sizes"},
+    "keras_mlp": {"input_size", "hidden_size", "output_size"},
+    "keras_cnn": {"input_shape", "filters", "hidden_size", "output_size"},
+}
+_MAX_LAYERS = 1000
+
+
+def _size(where, key, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{where}: {key} must be an int >= 1, got {_short(value)}")
+    return int(value)
+
+
+def _sizes(where, key, value, count=None):
+    if not isinstance(value, (list, tuple)) or (count is not None and len(value) != count) \
+            or len(value) > _MAX_LAYERS:
+        want = f"a list of {count} ints" if count else f"a list of at most {_MAX_LAYERS} ints"
+        raise ValueError(f"{where}: {key} must be {want}, got {_short(value)}")
+    return [_size(where, key, v) for v in value]
+
+
+def _short(value):
+    """A value from a file, for a message: its repr cut short (never a deep or huge repr)."""
+    if isinstance(value, (dict, list, tuple)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    text = repr(value) if isinstance(value, (str, int, float, bool, type(None))) else type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _default(cls, key):
+    return inspect.signature(cls).parameters[key].default
+
+
+def param_shapes(name, config, where="config"):
+    """{parameter: shape} of network ``name`` built from ``config``, computed without building it.
+
+    Checks the config's keys and the types of its sizes first (ValueError
+    naming ``where``), so a config read from a file is vetted before any
+    memory is allocated for it. The shapes are those the constructors make
+    (tests compare them with built networks).
+    """
+    from .nets.simple_convnet import conv_output_hw, conv_param_values
+
+    if name not in _CONFIG_KEYS:
+        raise ValueError(f"{where}: unknown network {_short(name)}; choose one of {', '.join(EVAL_NET_NAMES)}")
+    if not isinstance(config, dict):
+        raise ValueError(f"{where}: the config of {name} must be a JSON object, got {_short(config)}")
+    unknown = sorted(str(k)[:40] for k in config if k not in _CONFIG_KEYS[name])
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown} in the config of {name}")
+    c = config
+
+    def need(key):
+        if key not in c:
+            raise ValueError(f"{where}: the config of {name} lacks {key!r}")
+        return c[key]
+
+    def dense(sizes, prefix="W", bias="b", first=1):
+        shapes = {}
+        for i in range(1, len(sizes)):
+            shapes[f"{prefix}{first + i - 1}"] = (sizes[i - 1], sizes[i])
+            shapes[f"{bias}{first + i - 1}"] = (sizes[i],)
+        return shapes
+
+    def conv_params(key, default):
+        try:
+            return conv_param_values(where, c.get(key, default))
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
+
+    if name == "two_layer":
+        return dense([_size(where, k, need(k)) for k in ("input_size", "hidden_size", "output_size")])
+    if name == "multi_layer":
+        sizes = ([_size(where, "input_size", need("input_size"))]
+                 + _sizes(where, "hidden_size_list", need("hidden_size_list"))
+                 + [_size(where, "output_size", need("output_size"))])
+        return dense(sizes)
+    if name == "sample_network":
+        return dense(_sizes(where, "sizes", need("sizes"), count=4))
+    if name == "keras_mlp":
+        sizes = [_size(where, k, need(k)) for k in ("input_size", "hidden_size", "output_size")]
+        return {"w0": (sizes[0], sizes[1]), "w1": (sizes[1],), "w2": (sizes[1], sizes[2]), "w3": (sizes[2],)}
+    if name == "keras_cnn":
+        C, H, W = _sizes(where, "input_shape", need("input_shape"), count=3)
+        filters, hidden, out = (_size(where, k, need(k)) for k in ("filters", "hidden_size", "output_size"))
+        if H < 4 or W < 4:
+            raise ValueError(f"{where}: input_shape {[C, H, W]} is too small for a 3x3 convolution and 2x2 pooling")
+        flat = filters * ((H - 2) // 2) * ((W - 2) // 2)
+        return {"w0": (3, 3, C, filters), "w1": (filters,), "w2": (flat, hidden), "w3": (hidden,),
+                "w4": (hidden, out), "w5": (out,)}
+    from . import nets
+    if name == "simple_convnet":
+        C, H, W = _sizes(where, "input_dim", need("input_dim"), count=3)
+        FN, FS, pad, stride = conv_params("conv_param", _default(nets.SimpleConvNet, "conv_param"))
+        hidden = _size(where, "hidden_size", c.get("hidden_size", _default(nets.SimpleConvNet, "hidden_size")))
+        out = _size(where, "output_size", c.get("output_size", _default(nets.SimpleConvNet, "output_size")))
+        conv_h, conv_w = conv_output_hw(where, (H, W), FS, pad, stride)
+        if conv_h < 2 or conv_w < 2:
+            raise ValueError(f"{where}: the convolution output {conv_h}x{conv_w} is too small for 2x2 pooling")
+        shapes = {"W1": (FN, C, FS, FS), "b1": (FN,)}
+        shapes.update(dense([FN * (conv_h // 2) * (conv_w // 2), hidden, out], first=2))
+        return shapes
+    # deep_convnet: six convolutions, a 2x2 pooling after every second one, two affine layers
+    input_dim = _sizes(where, "input_dim", need("input_dim"), count=3)
+    channels, H, W = input_dim
+    hw, shapes = (H, W), {}
+    for i in range(1, 7):
+        key = f"conv_param_{i}"
+        FN, FS, pad, stride = conv_params(key, _default(nets.DeepConvNet, key))
+        shapes[f"W{i}"], shapes[f"b{i}"] = (FN, channels, FS, FS), (FN,)
+        hw = conv_output_hw(where, hw, FS, pad, stride)
+        channels = FN
+        if i % 2 == 0:
+            if min(hw) < 2:
+                raise ValueError(f"{where}: input_dim {input_dim} is too small "
+                                 "for three 2x2 poolings")
+            hw = (hw[0] // 2, hw[1] // 2)
+    hidden = _size(where, "hidden_size", c.get("hidden_size", _default(nets.DeepConvNet, "hidden_size")))
+    out = _size(where, "output_size", c.get("output_size", _default(nets.DeepConvNet, "output_size")))
+    shapes.update(dense([channels * hw[0] * hw[1], hidden, out], first=7))
+    return shapes
+
+
+def _check_against(where, expected, found, found_where):
+    """ValueError unless ``found`` (name -> object with .shape) has every ``expected`` shape."""
+    missing = [key for key in expected if key not in found]
+    if missing:
+        raise ValueError(f"{found_where} lacks parameters {missing} that {where} needs")
+    for key, shape in expected.items():
+        if tuple(found[key].shape) != tuple(shape):
+            raise ValueError(f"{where} gives parameter {key!r} shape {tuple(shape)}, "
+                             f"but {found_where} holds {tuple(found[key].shape)}")
+
+
 def _layer_count(params, prefix="W"):
     n = 0
     while f"{prefix}{n + 1}" in params:
@@ -165,9 +314,20 @@ def infer_net(params):
                      f"{[params[f'W{i}'].shape for i in range(1, n + 1)]}; name it with --net")
 
 
-def _config_from_params(name, params):
+_WEIGHT_NDIMS = {"two_layer": [2, 2], "sample_network": [2, 2, 2], "simple_convnet": [4, 2, 2],
+                 "deep_convnet": [4] * 6 + [2, 2]}
+
+
+def _config_from_params(name, params, source="the parameters"):
     """Constructor arguments that give parameters of the shapes in ``params``."""
     W = [params[f"W{i}"] for i in range(1, _layer_count(params) + 1)]
+    ndims = [w.ndim for w in W]
+    want = _WEIGHT_NDIMS.get(name)
+    if (ndims != want) if want else (name == "multi_layer" and (len(W) < 2 or set(ndims) != {2})):
+        raise ValueError(f"{source}: weights W1..W{len(W)} shaped {[tuple(w.shape) for w in W][:10]} "
+                         f"are not those of a {_TITLES.get(name, name)}")
+    if any(0 in w.shape for w in W):
+        raise ValueError(f"{source}: cannot rebuild {name!r} from parameters with a zero-size weight")
     if name == "two_layer":
         return {"input_size": W[0].shape[0], "hidden_size": W[0].shape[1], "output_size": W[1].shape[1]}
     if name == "multi_layer":
@@ -188,27 +348,98 @@ def _config_from_params(name, params):
     raise ValueError(f"cannot rebuild {name!r} from its parameters alone; name it with --net")
 
 
-def from_params(name, params, *, dtype=np.float64, config=None):
-    """A model ``name`` holding ``params`` (a dict of arrays, as loaded from a file)."""
+def from_params(name, params, *, dtype=np.float64, config=None, source="the parameters"):
+    """A model ``name`` holding ``params`` (a dict of arrays, as loaded from a file).
+
+    The shapes the config gives are compared with those of ``params``
+    before the network is built (``source`` names them in messages).
+    """
+    if name.startswith("keras_") and config is None:
+        raise ValueError(f"{name}: the .json file written beside the parameters by "
+                         "'fastnn train' is needed to rebuild a Keras-style model")
+    if config is None:
+        config = _config_from_params(name, params)
+    expected = param_shapes(name, config, where=f"the config of {_TITLES.get(name, name)}")
+    _check_against(f"the config of {_TITLES[name]}", expected, params, source)
     if name.startswith("keras_"):
-        if config is None:
-            raise ValueError(f"{name}: the .json file written beside the parameters by "
-                             "'fastnn train' is needed to rebuild a Keras-style model")
         model = KerasModel(name, config, dtype=dtype, seed=0)
         model.set_params(params)
         return model
-    if config is None:
-        config = _config_from_params(name, params)
     model = build(name, dtype=dtype, config=config)
-    missing = sorted(set(model.net.params) - set(params))
-    if missing:
-        raise ValueError(f"the parameters lack {missing} needed by {model.title}")
     for key, value in model.net.params.items():
-        if params[key].shape != value.shape:
-            raise ValueError(f"parameter {key!r} has shape {params[key].shape}; "
-                             f"{model.title} expects {value.shape}")
         np.copyto(value, params[key], casting="unsafe")
     return model
+
+
+#: Largest sidecar .json read (the ones 'fastnn train' writes are under 1 KB).
+MAX_SIDECAR_BYTES = 1 << 20
+
+
+def read_sidecar(path):
+    """{'net', 'config', 'dataset'} from the .json file 'fastnn train' writes beside the parameters.
+
+    Every value is checked: ``net`` one of :data:`EVAL_NET_NAMES`,
+    ``config`` an object (or absent), ``dataset`` a string (or absent).
+    ValueError naming the file otherwise.
+    """
+    path = os.fspath(path)
+    size = os.path.getsize(path)
+    if size > MAX_SIDECAR_BYTES:
+        raise ValueError(f"{path}: {size:,} bytes, too large for the description of a run "
+                         f"(at most {MAX_SIDECAR_BYTES:,})")
+    try:
+        with open(path, encoding="utf-8") as f:
+            meta = json.load(f)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, nesting
+        raise ValueError(f"{path}: not a valid JSON file ({str(exc)[:200]})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: expected a JSON object describing the run, got {_short(meta)}")
+    net, config, dataset = meta.get("net"), meta.get("config"), meta.get("dataset")
+    if net is not None and (not isinstance(net, str) or net not in EVAL_NET_NAMES):
+        raise ValueError(f"{path}: 'net' must be one of {', '.join(EVAL_NET_NAMES)}, got {_short(net)}")
+    if config is not None and not isinstance(config, dict):
+        raise ValueError(f"{path}: 'config' must be a JSON object, got {_short(config)}")
+    if dataset is not None and not isinstance(dataset, str):
+        raise ValueError(f"{path}: 'dataset' must be a string, got {_short(dataset)}")
+    return {"net": net, "config": config, "dataset": dataset}
+
+
+def load_model(path, name=None, *, config=None, dtype=None, config_source=None):
+    """The model for parameter file ``path``, vetted before anything large is allocated.
+
+    1. The file's array names, shapes and dtypes are read (for ``.npz`` from
+       the headers only); ``name`` is inferred from them if not given, and
+       ``config`` too (else it comes from a sidecar, named ``config_source``).
+    2. The shapes ``config`` gives are computed (:func:`param_shapes`) and
+       compared with the file's; any difference is a ValueError naming both.
+    3. Only then is the data read (finite floats only) and the network built.
+
+    ``dtype``: compute type (None: float32 if every float array of the file
+    is float32, else float64). Returns ``(model, dtype)``.
+    """
+    from . import io
+
+    path = os.fspath(path)
+    info = io.param_info(path, where="fastnn evaluate")
+    for key, item in info.items():
+        if 0 in item.shape:
+            raise ValueError(f"{path}: parameter {key!r} has a zero-size shape {tuple(item.shape)}")
+    if name is None:
+        name = infer_net(info)
+    if config is None:
+        if name.startswith("keras_"):
+            raise ValueError(f"{name}: the .json file written beside the parameters by "
+                             "'fastnn train' is needed to rebuild a Keras-style model")
+        config, config_where = _config_from_params(name, info, path), f"the {_TITLES[name]} for {path}"
+    else:
+        config_where = f"{config_source or 'the config'} ({_TITLES.get(name, name)})"
+    expected = param_shapes(name, config, where=config_where)
+    _check_against(config_where, expected, info, path)
+    params = io.load_params(path, expected, where="fastnn evaluate")
+    if dtype is None:
+        kinds = {v.dtype for v in params.values()}
+        dtype = np.dtype(np.float32) if kinds == {np.dtype(np.float32)} else np.dtype(np.float64)
+    return from_params(name, params, dtype=dtype, config=config, source=path), np.dtype(dtype)
 
 
 # --------------------------------------------------------------------------

@@ -15,6 +15,7 @@ checks that the data size matches the header exactly: a truncated download or
 a file with trailing garbage is a ``ValueError`` that names the file.
 """
 import gzip
+import math
 import os
 import zlib
 
@@ -39,20 +40,78 @@ _CODE_OF = {(dt.kind, dt.itemsize): code for code, dt in IDX_TYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def _read_payload(path):
-    """All bytes of ``path``, gunzipped if the file starts with the gzip magic."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    if not raw.startswith(_GZIP_MAGIC):
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except EOFError as exc:  # the gzip stream ends before its end marker
+_CHUNK = 1 << 20
+
+
+def _open_stream(raw_file, path):
+    """A binary stream of the IDX bytes: the file itself, or its gunzipped content."""
+    if raw_file.read(2) == _GZIP_MAGIC:
+        raw_file.seek(0)
+        return gzip.GzipFile(fileobj=raw_file, mode="rb"), True
+    raw_file.seek(0)
+    return raw_file, False
+
+
+def _gzip_errors(path, size):
+    """Map what gzip/zlib raise on a damaged stream to a ValueError naming the file."""
+    def convert(exc):
+        if isinstance(exc, EOFError):  # the gzip stream ends before its end marker
+            return ValueError(f"read_idx: {path} is a truncated gzip file ({size} bytes): {exc}")
+        return ValueError(f"read_idx: {path} is a corrupt gzip file: {exc}")
+    return convert
+
+
+def _read_exact(stream, n):
+    """Up to ``n`` bytes (fewer only at the end of the stream)."""
+    parts, got = [], 0
+    while got < n:
+        chunk = stream.read(min(_CHUNK, n - got))
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+def _parse_header(head, path):
+    """(dtype, dims, header size) from the first bytes of an IDX stream; ValueError if bad."""
+    if len(head) < 4:
         raise ValueError(
-            f"read_idx: {path} is a truncated gzip file ({len(raw)} bytes): {exc}"
-        ) from None
-    except (gzip.BadGzipFile, zlib.error, OSError) as exc:  # bad CRC, bad data
-        raise ValueError(f"read_idx: {path} is a corrupt gzip file: {exc}") from None
+            f"read_idx: {path} is not an IDX file: only {len(head)} bytes, "
+            "a header needs at least 4"
+        )
+    zero0, zero1, code, ndim = head[0], head[1], head[2], head[3]
+    if zero0 != 0 or zero1 != 0:
+        raise ValueError(
+            f"read_idx: {path} is not an IDX file: magic number starts with "
+            f"0x{zero0:02x} 0x{zero1:02x}, expected 0x00 0x00"
+        )
+    if code not in IDX_TYPES:
+        known = ", ".join(f"0x{c:02X}" for c in IDX_TYPES)
+        raise ValueError(
+            f"read_idx: {path} has unknown IDX type code 0x{code:02X} (known: {known})"
+        )
+    if ndim == 0:
+        raise ValueError(f"read_idx: {path} declares 0 dimensions; expected at least 1")
+    header_size = 4 + 4 * ndim
+    if len(head) < header_size:
+        raise ValueError(
+            f"read_idx: {path} is truncated inside its header: {ndim} dimensions need "
+            f"{header_size} header bytes, the file has {len(head)}"
+        )
+    dims = tuple(int(d) for d in np.frombuffer(head, dtype=">u4", count=ndim, offset=4))
+    return IDX_TYPES[code], dims, header_size
+
+
+def _count_to(stream, limit):
+    """Bytes left in ``stream``, counting at most ``limit`` of them (nothing is kept)."""
+    got = 0
+    while got < limit:
+        chunk = stream.read(min(_CHUNK, limit - got))
+        if not chunk:
+            break
+        got += len(chunk)
+    return got
 
 
 def read_idx(path):
@@ -76,50 +135,68 @@ def read_idx(path):
         Wrong magic number, unknown type code, or a data size that does not
         match the dimensions (truncated file or trailing bytes). The message
         names the file.
+
+    Memory: the header is read first. A raw file's size is checked against
+    the header before its data is read; a gzipped stream is inflated at most
+    one byte past what the header promises (a first pass counts, keeping
+    nothing; a second reads the data straight into the result), so a small
+    file claiming or holding a huge stream never makes a large allocation
+    that its real, matching data would not.
     """
     path = os.fspath(path)
-    payload = _read_payload(path)
-    if len(payload) < 4:
-        raise ValueError(
-            f"read_idx: {path} is not an IDX file: only {len(payload)} bytes, "
-            "a header needs at least 4"
-        )
-    zero0, zero1, code, ndim = payload[0], payload[1], payload[2], payload[3]
-    if zero0 != 0 or zero1 != 0:
-        raise ValueError(
-            f"read_idx: {path} is not an IDX file: magic number starts with "
-            f"0x{zero0:02x} 0x{zero1:02x}, expected 0x00 0x00"
-        )
-    if code not in IDX_TYPES:
-        known = ", ".join(f"0x{c:02X}" for c in IDX_TYPES)
-        raise ValueError(
-            f"read_idx: {path} has unknown IDX type code 0x{code:02X} (known: {known})"
-        )
-    if ndim == 0:
-        raise ValueError(f"read_idx: {path} declares 0 dimensions; expected at least 1")
-    header_size = 4 + 4 * ndim
-    if len(payload) < header_size:
-        raise ValueError(
-            f"read_idx: {path} is truncated inside its header: {ndim} dimensions need "
-            f"{header_size} header bytes, the file has {len(payload)}"
-        )
-    dims = tuple(int(d) for d in np.frombuffer(payload, dtype=">u4", count=ndim, offset=4))
-    dtype = IDX_TYPES[code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    actual = len(payload) - header_size
+    with open(path, "rb") as raw_file:
+        size = os.fstat(raw_file.fileno()).st_size
+        stream, gzipped = _open_stream(raw_file, path)
+        try:
+            return _read_stream(stream, gzipped, path, size)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise _gzip_errors(path, size)(exc) from None
+        except OSError as exc:
+            if not gzipped:
+                raise
+            raise _gzip_errors(path, size)(exc) from None
+
+
+def _read_stream(stream, gzipped, path, size):
+    head = _read_exact(stream, 4)
+    if len(head) == 4:
+        head += _read_exact(stream, 4 * head[3])
+
+    dtype, dims, header_size = _parse_header(head, path)
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: no overflow
+    if gzipped:
+        # Pass 1: count the data bytes, at most one past the promise, keeping none.
+        actual = _count_to(stream, expected + 1)
+    else:
+        actual = size - header_size
     if actual < expected:
         raise ValueError(
             f"read_idx: {path} is truncated: dims {dims} of {dtype.name} need "
             f"{expected} data bytes, the file has {actual}"
         )
     if actual > expected:
+        more = f"{actual - expected}" if not gzipped else "more"
         raise ValueError(
-            f"read_idx: {path} has {actual - expected} unexpected bytes after the data: "
-            f"dims {dims} of {dtype.name} need {expected} data bytes, the file has {actual}"
+            f"read_idx: {path} has {more} unexpected bytes after the data: "
+            f"dims {dims} of {dtype.name} need {expected} data bytes"
+            + (f", the file has {actual}" if not gzipped else "")
         )
-    data = np.frombuffer(payload, dtype=dtype, offset=header_size).reshape(dims)
-    # astype copies: the result is writable, native-endian and owns its memory.
-    return data.astype(dtype.newbyteorder("="))
+    if gzipped:
+        # Pass 1 read to the end of the stream: gzip checked CRCs, end marker, no junk after it.
+        stream.seek(0)
+        stream.read(header_size)
+    result = np.empty(dims, dtype=dtype.newbyteorder("="))
+    buf = memoryview(result.reshape(-1).view(np.uint8))
+    got = 0
+    while got < expected:
+        chunk = stream.read(min(_CHUNK, expected - got))
+        if not chunk:
+            raise ValueError(f"read_idx: {path} changed while it was read")
+        buf[got:got + len(chunk)] = chunk
+        got += len(chunk)
+    if dtype.itemsize > 1 and not dtype.isnative:
+        result.byteswap(inplace=True)
+    return result
 
 
 def _idx_bytes(array, where):

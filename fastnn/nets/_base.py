@@ -113,18 +113,13 @@ class BookNet:
 
         The loaded arrays are copied into the network's own arrays (which its
         layers share), cast to the network's dtype. Every parameter of the
-        network must be in the file, with the same shape.
+        network must be in the file, with the same shape (checked before any
+        data is read), floating point and finite; otherwise ValueError
+        naming the file and the parameter, and the network is left as it was.
         """
-        loaded = _io.load_params(file_name)
         where = f"{type(self).__name__}.load_params"
-        missing = [key for key in self.params if key not in loaded]
-        if missing:
-            raise ValueError(f"{where}: {file_name} lacks parameters {missing}")
-        for key, value in self.params.items():
-            if loaded[key].shape != value.shape:
-                raise ValueError(
-                    f"{where}: parameter {key!r} in {file_name} has shape {loaded[key].shape}, "
-                    f"the network expects {value.shape}"
-                )
+        # Names and shapes are checked before any data is read; only finite floats are taken.
+        expect = {key: value.shape for key, value in self.params.items()}
+        loaded = _io.load_params(file_name, expect, where=where)
         for key, value in self.params.items():
             np.copyto(value, loaded[key], casting="unsafe")

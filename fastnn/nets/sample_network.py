@@ -30,10 +30,14 @@ class SampleNetwork(BookNet):
                  weight_init_std=0.01, *, rng=None):
         where = "SampleNetwork"
         if file_name is not None:
-            params = _io.load_params(file_name)
-            missing = [k for k in ("W1", "b1", "W2", "b2", "W3", "b3") if k not in params]
+            keys = ("W1", "b1", "W2", "b2", "W3", "b3")
+            info = _io.param_info(file_name, where=where)  # .npz: the headers only
+            missing = [k for k in keys if k not in info]
             if missing:
                 raise ValueError(f"{where}: {file_name} lacks parameters {missing}")
+            shapes = {k: info[k].shape for k in keys}
+            self._check_layer_shapes(where, shapes)  # before any data is read
+            params = _io.load_params(file_name, shapes, where=where)  # finite floats only
             self.dtype = check_dtype(where, params["W1"].dtype if dtype is None else dtype)
             self.params = {k: np.array(params[k], dtype=self.dtype) for k in
                            ("W1", "b1", "W2", "b2", "W3", "b3")}
@@ -50,14 +54,18 @@ class SampleNetwork(BookNet):
                 self.params["b" + str(i)] = np.zeros(sizes[i], dtype=self.dtype)
 
     def _check_shapes(self, where):
-        p = self.params
+        self._check_layer_shapes(where, {k: v.shape for k, v in self.params.items()})
+
+    @staticmethod
+    def _check_layer_shapes(where, shapes):
+        """W1..W3, b1..b3 of ``shapes`` (name -> shape) must form three chained layers."""
         for i in range(1, 4):
-            W, b = p["W" + str(i)], p["b" + str(i)]
-            if W.ndim != 2 or b.shape != (W.shape[1],):
-                raise ValueError(f"{where}: W{i} {W.shape} and b{i} {b.shape} do not form a layer")
-            if i > 1 and p["W" + str(i - 1)].shape[1] != W.shape[0]:
-                previous = p["W" + str(i - 1)].shape
-                raise ValueError(f"{where}: W{i - 1} {previous} does not feed W{i} {W.shape}")
+            W, b = tuple(shapes["W" + str(i)]), tuple(shapes["b" + str(i)])
+            if len(W) != 2 or b != (W[1],) or 0 in W:
+                raise ValueError(f"{where}: W{i} {W} and b{i} {b} do not form a layer")
+            if i > 1 and tuple(shapes["W" + str(i - 1)])[1] != W[0]:
+                previous = tuple(shapes["W" + str(i - 1)])
+                raise ValueError(f"{where}: W{i - 1} {previous} does not feed W{i} {W}")
 
     def predict(self, x):
         """Class probabilities (N, 10) for inputs (N, 784), or (10,) for one input (784,)."""
