@@ -22,11 +22,18 @@ global random state; by default the batches come from ``np.random`` as in
 the book, so ``np.random.seed(...)`` works the same way. ``optimizer`` may also
 be an optimizer object (anything with ``update(params, grads)``).
 """
+import os  # noqa: F401  (the book's trainer module exports sys and os through import *)
+import sys  # noqa: F401
+
 import numpy as np
 
 from . import optimizer as _optim
+from .optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop  # noqa: F401
 
-__all__ = ["Trainer", "OPTIMIZERS"]
+# ``from fastnn.trainer import *`` gives what the book's common/trainer.py gives:
+# Trainer, the optimizer classes, np, sys and os.
+__all__ = ["Trainer", "OPTIMIZERS", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam",
+           "np", "sys", "os"]
 
 #: Optimizer names the Trainer understands (case-insensitive). 'rmsprpo' is the
 #: book's spelling (a typo kept for compatibility), next to the correct 'rmsprop'.
