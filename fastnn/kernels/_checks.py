@@ -64,16 +64,31 @@ def non_empty_batch(where, name, a):
         raise ValueError(f"{where}: {name} has an empty batch (shape {a.shape})")
 
 
+#: Largest window size, stride, pad and padded image side: what a C int holds
+#: (BLAS takes int sizes). Both backends refuse more with the same ValueError.
+MAX_WINDOW = 2**31 - 1
+
+
 def window_geometry(where, input_shape, filter_h, filter_w, stride, pad):
     """Check a sliding window and return (OH, OW).
 
-    input_shape is (N, C, H, W); the window must fit in the padded input.
+    input_shape is (N, C, H, W); the window must fit in the padded input,
+    and sizes, stride, pad and the padded sides are at most ``MAX_WINDOW``.
     """
     filter_h = positive_int(where, "filter height", filter_h)
     filter_w = positive_int(where, "filter width", filter_w)
     stride = positive_int(where, "stride", stride)
     pad = non_negative_int(where, "pad", pad)
+    for name, value in (("filter height", filter_h), ("filter width", filter_w),
+                        ("stride", stride), ("pad", pad)):
+        if value > MAX_WINDOW:
+            raise ValueError(f"{where}: {name} must be at most 2**31 - 1, got {value}")
     N, C, H, W = input_shape
+    if max(H, W) + 2 * pad > MAX_WINDOW:
+        raise ValueError(
+            f"{where}: pad {pad} makes the padded input {H + 2 * pad}x{W + 2 * pad}; "
+            f"each side must be at most 2**31 - 1"
+        )
     if N == 0:
         raise ValueError(f"{where}: empty batch (input shape {tuple(input_shape)})")
     if C == 0 or H == 0 or W == 0:
