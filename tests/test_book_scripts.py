@@ -48,9 +48,12 @@ def test_import_star_gives_the_books_names(module, names):
 
 def test_numerical_gradient_2d_is_row_wise():
     X = np.array([[1.0, 2.0], [-3.0, 0.5]])
-    grad = functions_grad = _star("fastnn.gradient")["numerical_gradient_2d"](lambda x: np.sum(x ** 2), X)
-    np.testing.assert_allclose(functions_grad, 2 * X, rtol=1e-6)
-    assert grad.shape == X.shape
+    numerical_gradient_2d = _star("fastnn.gradient")["numerical_gradient_2d"]
+    seen = []
+    grad = numerical_gradient_2d(lambda x: seen.append(x.shape) or np.sum(x ** 3), X)
+    np.testing.assert_allclose(grad, 3 * X ** 2, rtol=1e-6)   # f is called with one row at a time
+    assert set(seen) == {(2,)}
+    np.testing.assert_allclose(numerical_gradient_2d(lambda x: np.sum(x ** 2), X[0]), 2 * X[0], rtol=1e-6)
 
 
 # --------------------------------------------------------------------------
