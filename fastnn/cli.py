@@ -262,11 +262,10 @@ def cmd_train(args):
         print(f"interrupted after {run.steps_done} step(s); saving what was trained")
     except runner.TrainingDiverged as exc:
         bar.interrupt()
-        raise CommandError(f"{exc}; stopped, and nothing was saved "
-                           f"({_params_path(out_dir, net_name)} is left as it was)") from None
+        raise CommandError(f"{exc}; stopped, and {_nothing_saved(out_dir, net_name)}") from None
     if not model.params_finite():      # e.g. Ctrl-C right after the update that diverged
         raise CommandError(f"the parameters hold NaN or infinite values after {run.steps_done} step(s); "
-                           f"nothing was saved ({_params_path(out_dir, net_name)} is left as it was)")
+                           f"{_nothing_saved(out_dir, net_name)}")
 
     files = _save_run(out_dir, net_name, model, run, args, lr, epochs, dtype, data, test_acc=test_acc)
     if test_acc is not None:
@@ -305,6 +304,11 @@ def _stop_between_steps():
 
 def _params_path(out_dir, net_name):
     return os.path.join(out_dir, net_name) + ".npz"
+
+
+def _nothing_saved(out_dir, net_name):
+    path = _params_path(out_dir, net_name)
+    return f"nothing was saved ({path} is left as it was)" if os.path.exists(path) else "nothing was saved"
 
 
 def _save_run(out_dir, net_name, model, run, args, lr, epochs, dtype, data, test_acc=None):

@@ -165,3 +165,26 @@ def test_kernels_still_agree_with_numpy_under_the_guard(rng):
         got = kernels.affine_forward(x, W, np.zeros(7))
     np.testing.assert_allclose(got, x @ W, rtol=1e-12, atol=1e-12)
     assert _blas.depth() == 0
+
+
+def test_without_the_compiled_guard_the_python_one_limits_and_restores():
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["fastnn._ext.blas_guard"] = None      # as if it had not been built
+        import numpy as np, scipy.linalg.cython_blas
+        from threadpoolctl import threadpool_info, threadpool_limits
+        from fastnn import _blas, kernels
+        threadpool_limits(limits=2, user_api="blas")
+        assert type(_blas.one_blas_thread()).__name__ == "_OneBlasThread"
+        with _blas.one_blas_thread():
+            assert all(l["num_threads"] == 1 for l in threadpool_info() if l["user_api"] == "blas")
+        x = np.ones((8, 5))
+        kernels.affine_forward(x, np.ones((5, 3)), np.zeros(3))
+        assert _blas.depth() == 0
+        assert all(l["num_threads"] == 2 for l in threadpool_info() if l["user_api"] == "blas")
+        print("ok")
+    """)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), FASTNN_BACKEND="cython")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
