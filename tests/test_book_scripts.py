@@ -4,6 +4,7 @@ copies of what ch06/optimizer_compare_mnist.py, ch07/gradient_check.py and
 ch07/apply_filter.py do, on both backends."""
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 import fastnn
 from fastnn import functions, layers
@@ -233,24 +234,25 @@ def test_optimizer_compare_mnist_calls(backend, rng):
     np_ = namespace["np"]                                  # the script's NameError was here
     nets_namespace = _star("fastnn.nets")
     x_train = rng.random((300, 784))
-    t_train = rng.integers(0, 10, 300)
+    t_train = np.argmax(x_train[:, :10], axis=1)          # learnable labels
     optimizers = {"SGD": namespace["SGD"](), "Momentum": namespace["Momentum"](),
                   "AdaGrad": namespace["AdaGrad"](), "Adam": namespace["Adam"]()}
     np_.random.seed(3)
     networks = {key: nets_namespace["MultiLayerNet"](input_size=784, hidden_size_list=[100, 100, 100, 100],
                                                      output_size=10) for key in optimizers}
     train_loss = {key: [] for key in optimizers}
-    for _ in range(20):
-        batch_mask = np_.random.choice(300, 128)
-        x_batch, t_batch = x_train[batch_mask], t_train[batch_mask]
-        for key in optimizers:
-            grads = networks[key].gradient(x_batch, t_batch)
-            optimizers[key].update(networks[key].params, grads)
-            train_loss[key].append(networks[key].loss(x_batch, t_batch))
+    with threadpool_limits(limits=1, user_api="blas"):    # small products: threads only add waiting
+        for _ in range(12):
+            batch_mask = np_.random.choice(300, 128)
+            x_batch, t_batch = x_train[batch_mask], t_train[batch_mask]
+            for key in optimizers:
+                grads = networks[key].gradient(x_batch, t_batch)
+                optimizers[key].update(networks[key].params, grads)
+                train_loss[key].append(networks[key].loss(x_batch, t_batch))
     for key, losses in train_loss.items():
         assert np.all(np.isfinite(losses)), key
-        assert np.mean(losses[-5:]) < np.mean(losses[:5]), key
-    assert len(_star("fastnn.util")["smooth_curve"](np.array(train_loss["SGD"]))) == 20
+        assert np.mean(losses[-3:]) < np.mean(losses[:3]), key
+    assert len(_star("fastnn.util")["smooth_curve"](np.array(train_loss["SGD"]))) == 12
 
 
 def test_gradient_check_calls(backend):
