@@ -84,7 +84,7 @@ def test_repeated_sigint_during_kernels_restores_blas_threads_and_depth(tmp_path
             proc.kill()
     assert proc.returncode == 0, err
     report = json.loads(out.strip().splitlines()[-1])
-    assert report["interrupts"] >= SIGNALS // 2            # the signals did land (some coalesce)
+    assert report["interrupts"] >= min(20, SIGNALS // 4)   # the signals did land (many coalesce under load)
     assert report["calls"] > 0
     assert report["depth"] == 0
     assert report["threads"] and all(n == 2 for n in report["threads"]), report
