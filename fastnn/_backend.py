@@ -1,15 +1,19 @@
 """Which implementation of the hot kernels runs: the compiled one or NumPy.
 
-The choice is process-wide state with three ways to set it:
+Three ways to choose it:
 
-* the environment variable ``FASTNN_BACKEND=numpy|cython`` read at import;
-* ``fastnn.set_backend("numpy")``;
-* ``with fastnn.use_backend("numpy"): ...`` for a block of code.
+* the environment variable ``FASTNN_BACKEND=numpy|cython`` read at import,
+  and ``fastnn.set_backend("numpy")``: the process-wide default;
+* ``with fastnn.use_backend("numpy"): ...`` for a block of code: it holds
+  for the thread (and the asyncio task) that runs the block only, through a
+  ``contextvars.ContextVar``, so threads and tasks nesting it never see each
+  other's choice, and the default is untouched.
 
 The thread count of the compiled kernels comes from ``FASTNN_NUM_THREADS``,
 else ``OMP_NUM_THREADS``, else the number of cores; ``set_num_threads`` changes it.
 """
 import contextlib
+import contextvars
 import os
 import threading
 
@@ -24,7 +28,12 @@ BACKENDS = ("numpy", "cython")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _lock = threading.Lock()
-_state = {"backend": None, "threads": None}
+_state = {"backend": None, "threads": None}   # the process-wide default
+
+#: The backend chosen by the innermost ``use_backend`` block of this thread or
+#: task, or None outside any (then the process default holds). New threads
+#: start outside every block; asyncio tasks inherit their creator's choice.
+_override = contextvars.ContextVar("fastnn_backend", default=None)
 
 
 def _default_backend():
@@ -37,7 +46,14 @@ def _default_backend():
 
 
 def get_backend():
-    """Return the name of the backend in use: ``'numpy'`` or ``'cython'``."""
+    """Return the name of the backend in use here: ``'numpy'`` or ``'cython'``.
+
+    That is the one of the innermost ``use_backend`` block of this thread or
+    task, else the process default.
+    """
+    name = _override.get()
+    if name is not None:
+        return name
     if _state["backend"] is None:
         with _lock:
             if _state["backend"] is None:
@@ -45,30 +61,43 @@ def get_backend():
     return _state["backend"]
 
 
-def set_backend(name):
-    """Select the kernels: ``'cython'`` (compiled, the default) or ``'numpy'``.
+def _checked(where, name):
+    if not isinstance(name, str):
+        raise TypeError(f"{where}: expected a string, got {type(name).__name__}")
+    name = name.strip().lower()
+    if name not in BACKENDS:
+        raise ValueError(f"{where}: unknown backend {name!r}; choose one of {BACKENDS}")
+    return name
 
+
+def set_backend(name):
+    """Select the process-wide default: ``'cython'`` (compiled) or ``'numpy'``.
+
+    Returns the previous default. Inside a ``use_backend`` block the block's
+    choice still holds for that thread or task until the block ends.
     Choosing ``'cython'`` when a compiled module is missing is allowed; those
     kernels then run on NumPy and ``backend_info()`` says so.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"set_backend: expected a string, got {type(name).__name__}")
-    name = name.strip().lower()
-    if name not in BACKENDS:
-        raise ValueError(f"set_backend: unknown backend {name!r}; choose one of {BACKENDS}")
-    previous = get_backend()
-    _state["backend"] = name
+    name = _checked("set_backend", name)
+    with _lock:
+        previous = _state["backend"] if _state["backend"] is not None else _default_backend()
+        _state["backend"] = name
     return previous
 
 
 @contextlib.contextmanager
 def use_backend(name):
-    """Context manager: run the block with backend ``name``, then restore."""
-    previous = set_backend(name)
+    """Context manager: run the block with backend ``name`` in this thread or task only.
+
+    Blocks nest, and each restores on exit what held before it; other
+    threads and tasks, and the process default (``set_backend``), are not
+    affected.
+    """
+    token = _override.set(_checked("use_backend", name))
     try:
-        yield name
+        yield _override.get()
     finally:
-        _state["backend"] = previous
+        _override.reset(token)
 
 
 def _threads_from_env():

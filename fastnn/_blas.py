@@ -14,7 +14,15 @@ So every compiled kernel that calls BLAS runs inside ``one_blas_thread()``,
 and splits large products over its own threads instead. The limit is set on
 entry and the user's setting restored on exit (a counter makes nested and
 concurrent uses safe); OpenBLAS' workers are never woken by fastnn.
+
+The counter and the thread-count changes live in compiled code
+(``src_c/blas_guard.pyx``), which runs no Python bytecode between them: a
+Ctrl-C inside a kernel can never leave BLAS pinned to one thread or the
+counter off by one. Without the compiled module (no C compiler) a Python
+version of the same context manager is used, which a Ctrl-C at an unlucky
+moment can still tear.
 """
+import ctypes
 import threading
 
 _lock = threading.Lock()
@@ -59,8 +67,28 @@ def _controls():
     return _state["controls"]
 
 
+def _c_addresses(pair):
+    """(get, set) ctypes functions -> their C addresses, or None if they are not ctypes functions."""
+    try:
+        return tuple(ctypes.cast(fn, ctypes.c_void_p).value for fn in pair)
+    except (TypeError, ctypes.ArgumentError):
+        return None
+
+
+def _discover():
+    """The BLAS libraries' controls, split for the compiled guard: (C addresses, Python callables)."""
+    c_pairs, py_pairs = [], []
+    for pair in _controls():
+        addresses = _c_addresses(pair) if isinstance(pair[0], ctypes._CFuncPtr) else None
+        if addresses and all(addresses):
+            c_pairs.append(addresses)
+        else:
+            py_pairs.append(pair)
+    return c_pairs, py_pairs
+
+
 class _OneBlasThread:
-    """Context manager: BLAS limited to one thread inside, the previous counts restored after."""
+    """Python fallback of ``fastnn._ext.blas_guard.OneBlasThread`` (used when it is not built)."""
 
     def __enter__(self):
         with _lock:
@@ -81,10 +109,29 @@ class _OneBlasThread:
                         set_threads(n)
         return False
 
+    @property
+    def depth(self):
+        return _state["depth"]
 
-_ONE_BLAS_THREAD = _OneBlasThread()
+
+def _make_guard():
+    try:
+        from ._ext.blas_guard import OneBlasThread
+    except ImportError:
+        return _OneBlasThread()
+    guard = OneBlasThread()
+    guard.set_discovery(_discover)
+    return guard
+
+
+_ONE_BLAS_THREAD = _make_guard()
 
 
 def one_blas_thread():
     """``with one_blas_thread(): ...`` runs the block with BLAS on one thread."""
     return _ONE_BLAS_THREAD
+
+
+def depth():
+    """How many compiled kernels (or nested blocks) hold BLAS on one thread right now."""
+    return _ONE_BLAS_THREAD.depth

@@ -245,7 +245,8 @@ def cmd_train(args):
     start = time.perf_counter()
     test_acc = None
     try:
-        with _stop_between_steps() as stop_requested:
+        # A diverging run is reported once, as TrainingDiverged, not as NumPy's overflow warnings.
+        with _stop_between_steps() as stop_requested, np.errstate(over="ignore", invalid="ignore"):
             def on_step(step, loss, images_per_s):
                 bar.update(step, loss, images_per_s)
                 if stop_requested():
@@ -259,6 +260,12 @@ def cmd_train(args):
     except KeyboardInterrupt:
         bar.interrupt()
         print(f"interrupted after {run.steps_done} step(s); saving what was trained")
+    except runner.TrainingDiverged as exc:
+        bar.interrupt()
+        raise CommandError(f"{exc}; stopped, and {_nothing_saved(out_dir, net_name)}") from None
+    if not model.params_finite():      # e.g. Ctrl-C right after the update that diverged
+        raise CommandError(f"the parameters hold NaN or infinite values after {run.steps_done} step(s); "
+                           f"{_nothing_saved(out_dir, net_name)}")
 
     files = _save_run(out_dir, net_name, model, run, args, lr, epochs, dtype, data, test_acc=test_acc)
     if test_acc is not None:
@@ -295,10 +302,23 @@ def _stop_between_steps():
             signal.signal(sig, old)
 
 
+def _params_path(out_dir, net_name):
+    return os.path.join(out_dir, net_name) + ".npz"
+
+
+def _nothing_saved(out_dir, net_name):
+    path = _params_path(out_dir, net_name)
+    return f"nothing was saved ({path} is left as it was)" if os.path.exists(path) else "nothing was saved"
+
+
 def _save_run(out_dir, net_name, model, run, args, lr, epochs, dtype, data, test_acc=None):
-    """Write the parameters, a description of the run, the history and the curves."""
+    """Write the parameters, a description of the run, the history and the curves.
+
+    Only finite parameters reach here (cmd_train checks): a diverged run
+    never replaces a good parameter file.
+    """
     stem = os.path.join(out_dir, net_name)
-    files = [model.save(stem + ".npz")]
+    files = [model.save(_params_path(out_dir, net_name))]
     meta = {
         "net": net_name, "config": model.config, "dataset": args.dataset,
         "sample": bool(getattr(data, "is_sample", False)),

@@ -112,7 +112,9 @@ def softmax_loss(X, t):
     return cross_entropy_error(softmax(X), t)
 
 
+# What ``from fastnn.functions import *`` gives: the book's functions and, as
+# the book's module (which has no __all__) does, ``np``.
 __all__ = [
-    "identity_function", "step_function", "sigmoid", "sigmoid_grad", "relu", "relu_grad",
+    "np", "identity_function", "step_function", "sigmoid", "sigmoid_grad", "relu", "relu_grad",
     "softmax", "sum_squared_error", "mean_squared_error", "cross_entropy_error", "softmax_loss",
 ]

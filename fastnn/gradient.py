@@ -44,6 +44,24 @@ def numerical_gradient(f, x):
     return grad
 
 
+def numerical_gradient_2d(f, X):
+    """The book's row-wise variant: for a 2-D X, the gradient of f at each row.
+
+    X (K,) -> numerical_gradient(f, X); X (N, K) -> row n holds the gradient
+    of f at the point X[n] (f is called with that row, not with X).
+    """
+    if not isinstance(X, np.ndarray):
+        raise TypeError(f"numerical_gradient_2d: X must be a NumPy array, got {type(X).__name__}")
+    if X.ndim == 1:
+        return numerical_gradient(f, X)
+    if X.ndim != 2:
+        raise ValueError(f"numerical_gradient_2d: X must be 1-D or 2-D, got shape {X.shape}")
+    grad = np.zeros_like(X)
+    for idx, row in enumerate(X):
+        grad[idx] = numerical_gradient(f, row)
+    return grad
+
+
 def gradient_descent(f, init_x, lr=0.01, step_num=100):
     """Minimise f by step_num steps of x -= lr * numerical_gradient(f, x).
 
@@ -61,4 +79,6 @@ def gradient_descent(f, init_x, lr=0.01, step_num=100):
     return x
 
 
-__all__ = ["numerical_diff", "numerical_gradient", "gradient_descent"]
+# ``from fastnn.gradient import *`` gives what the book's module gives (``np``
+# included) and chapter 4's numerical_diff and gradient_descent.
+__all__ = ["np", "numerical_diff", "numerical_gradient", "numerical_gradient_2d", "gradient_descent"]

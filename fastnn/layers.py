@@ -22,8 +22,11 @@ import numbers
 import numpy as np
 
 from . import kernels
+from .functions import *  # noqa: F401,F403  (the book's layers module re-exports them)
+from .functions import __all__ as _function_names
 from .functions import sigmoid
 from .kernels import _checks
+from .util import col2im, im2col  # noqa: F401  (re-exported, as in the book)
 
 
 def _param(where, name, a, ndim):
@@ -35,6 +38,42 @@ def _param(where, name, a, ndim):
     if ndim is not None and a.ndim != ndim:
         raise ValueError(f"{where}: {name} must be {ndim}-D, got shape {a.shape}")
     return a
+
+
+def _bias(where, b, n):
+    """Check a bias for ``n`` outputs, the way the book's ``x @ W + b`` broadcasts it.
+
+    A float array of shape (n,) is kept as it is (layers share it with the
+    network). Like the book, a number (``b = 0`` in ch07/apply_filter.py) or
+    an array of shape (), (1,), (1, 1) or (1, n) is accepted too: it is added
+    to every row of the (rows, n) output.
+    """
+    if isinstance(b, np.ndarray) and b.ndim == 1 and b.shape[0] == n and b.dtype in _checks.FLOAT_DTYPES:
+        return b
+    if isinstance(b, (numbers.Real, np.number)) and not isinstance(b, (bool, np.bool_)):
+        return b
+    if not isinstance(b, np.ndarray):
+        raise TypeError(f"{where}: b must be a NumPy array or a number, got {type(b).__name__}")
+    if b.dtype.kind not in "iuf":
+        raise TypeError(f"{where}: b must be a float (or integer) array, got dtype {b.dtype}")
+    try:
+        fits = np.broadcast_shapes(b.shape, (1, n)) == (1, n)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"{where}: b must have shape ({n},) (one value per output), or be a number or an "
+            f"array that broadcasts to it ((), (1,), (1, {n})); got shape {b.shape}"
+        )
+    return b
+
+
+def _bias_values(b, n, dtype):
+    """The (n,) bias the kernels take, from a bias checked by ``_bias`` (no copy for (n,) arrays)."""
+    if isinstance(b, np.ndarray) and b.ndim == 1 and b.shape[0] == n and b.dtype in _checks.FLOAT_DTYPES:
+        return b
+    values = np.asarray(b, dtype=np.result_type(dtype, b)).reshape(-1)
+    return np.broadcast_to(values, (n,)) if values.size == 1 else values
 
 
 def _after_forward(where, value):
@@ -137,7 +176,7 @@ class Affine:
 
     def __init__(self, W, b):
         self.W = _param("Affine", "W", W, 2)
-        self.b = _param("Affine", "b", b, 1)
+        self.b = _bias("Affine", b, W.shape[1])
         self.x = None
         self.original_x_shape = None
         self.dW = None
@@ -151,7 +190,7 @@ class Affine:
             )
         self.original_x_shape = x.shape
         self.x = x.reshape(x.shape[0], -1)
-        return kernels.affine_forward(self.x, self.W, self.b)
+        return kernels.affine_forward(self.x, self.W, _bias_values(self.b, self.W.shape[1], self.W.dtype))
 
     def backward(self, dout):
         x = _after_forward("Affine.backward", self.x)
@@ -166,7 +205,8 @@ class SoftmaxWithLoss:
     """Softmax followed by the mean cross-entropy loss.
 
     forward(x, t): x (N, K) scores (or (K,) for one sample); t (N,) integer
-    labels or (N, K) one-hot targets (for one sample: a label or (K,)).
+    labels (also shaped (N, 1) or (1, N), as the book's cross_entropy_error
+    takes them) or (N, K) one-hot targets (for one sample: a label or (K,)).
     Returns the loss (a float). Keeps ``y`` (softmax output, x's shape),
     ``t`` (the targets as given) and ``loss``.
     backward(dout=1) -> dx = dout * (y - t) / N, in x's shape.
@@ -200,7 +240,7 @@ class SoftmaxWithLoss:
 
     def backward(self, dout=1):
         _after_forward("SoftmaxWithLoss.backward", self.y)
-        y2 = self.y.reshape(self._t2.shape[0], -1)
+        y2 = self.y if self.y.ndim == 2 else self.y.reshape(1, -1)
         dx = kernels.softmax_cross_entropy_backward(y2, self._t2, dout)
         return dx.reshape(self.y.shape)
 
@@ -357,9 +397,7 @@ class Convolution:
 
     def __init__(self, W, b, stride=1, pad=0):
         self.W = _param("Convolution", "W", W, 4)
-        self.b = _param("Convolution", "b", b, None)
-        if b.size != W.shape[0]:
-            raise ValueError(f"Convolution: b has {b.size} values for {W.shape[0]} filters")
+        self.b = _bias("Convolution", b, W.shape[0])
         self.stride = _checks.positive_int("Convolution", "stride", stride)
         self.pad = _checks.non_negative_int("Convolution", "pad", pad)
         self.x = None
@@ -367,20 +405,23 @@ class Convolution:
         self.dW = None
         self.db = None
 
+    def _b(self):
+        return _bias_values(self.b, self.W.shape[0], self.W.dtype)
+
     @property
     def col_W(self):
         """The filters as a (C*FH*FW, FN) matrix, as the book keeps them."""
         return self.W.reshape(self.W.shape[0], -1).T
 
     def forward(self, x):
-        out, self.col = kernels.conv_forward(x, self.W, self.b, self.stride, self.pad)
+        out, self.col = kernels.conv_forward(x, self.W, self._b(), self.stride, self.pad)
         self.x = x
         return out
 
     def forward_relu(self, x, relu):
         """``relu.forward(self.forward(x))`` in one kernel: the same numbers, one
         pass over the output fewer. Both layers are left ready for backward."""
-        out, self.col = kernels.conv_forward(x, self.W, self.b, self.stride, self.pad, relu=True)
+        out, self.col = kernels.conv_forward(x, self.W, self._b(), self.stride, self.pad, relu=True)
         self.x = x
         relu.out = out
         return out
@@ -497,8 +538,12 @@ def backward_layers(layers, dout, need_input_grad=True):
     return dout
 
 
+# ``from fastnn.layers import *`` gives what the book's common/layers.py gives
+# (it has no __all__): its layers, ``np``, every function of
+# common/functions.py, ``im2col`` and ``col2im``; and fastnn's helpers.
 __all__ = [
     "MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss",
     "Dropout", "BatchNormalization", "Convolution", "Pooling",
     "forward_layers", "backward_layers", "is_conv_relu_pair",
-]
+    "im2col", "col2im",
+] + list(_function_names)

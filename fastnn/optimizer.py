@@ -114,10 +114,11 @@ class Momentum(Optimizer):
 
 
 class Nesterov(Optimizer):
-    """Nesterov's accelerated gradient, in the book's form (arXiv:1212.0901):
+    """Nesterov's accelerated gradient in the form of arXiv:1212.0901 (eq. 7),
+    which the book implements: the step uses the velocity from *before* it,
 
-    v <- momentum*v - lr*dW
     W <- W + momentum**2 * v - (1 + momentum) * lr * dW
+    v <- momentum*v - lr*dW
     """
 
     def __init__(self, lr=0.01, momentum=0.9):
@@ -131,10 +132,10 @@ class Nesterov(Optimizer):
         mu, lr = self.momentum, self.lr
         for key in params:
             v, g = self.v[key], grads[key]
-            v *= mu
-            v -= lr * g
             params[key] += mu * mu * v
             params[key] -= (1 + mu) * lr * g
+            v *= mu
+            v -= lr * g
 
 
 class AdaGrad(Optimizer):
@@ -200,4 +201,5 @@ class Adam(Optimizer):
                                 lr_t, self.beta1, self.beta2, 1e-7)
 
 
-__all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
+# ``np`` too, as the book's module gives it (ch06/optimizer_compare_mnist.py relies on that).
+__all__ = ["np", "Optimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]

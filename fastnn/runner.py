@@ -38,7 +38,7 @@ __all__ = [
     "NET_NAMES", "EVAL_NET_NAMES", "OPTIMIZER_NAMES", "DEFAULT_EPOCHS", "HISTORY_FIELDS", "SCHEDULES",
     "build", "from_params", "infer_net", "wants_flat_input", "default_lr",
     "param_shapes", "read_sidecar", "load_model",
-    "BookModel", "KerasModel", "Run",
+    "BookModel", "KerasModel", "Run", "TrainingDiverged",
 ]
 
 #: Networks ``fastnn train`` can train.
@@ -61,6 +61,20 @@ _TITLES = {
     "deep_convnet": "DeepConvNet", "sample_network": "SampleNetwork (chapter 3)",
     "keras_mlp": "Keras-style MLP", "keras_cnn": "Keras-style CNN",
 }
+
+
+class TrainingDiverged(ArithmeticError):
+    """The training loss became NaN or infinite: the parameters are no longer usable.
+
+    Raised by :meth:`Run.train_epoch` at the first step whose loss is not
+    finite (``step``: the step count, ``loss``: the value). The parameters
+    then hold non-finite values, or are about to; they are not to be saved.
+    """
+
+    def __init__(self, step, loss, lr):
+        self.step, self.loss, self.lr = step, loss, lr
+        super().__init__(f"training diverged: the loss is {loss} at step {step} "
+                         f"(the learning rate {lr:g} is probably too large)")
 
 
 def wants_flat_input(name):
@@ -474,6 +488,10 @@ class BookModel:
     def predict_labels(self, x, batch_size=500):
         return _predict_in_batches(self.net.predict, x, batch_size)
 
+    def params_finite(self):
+        """True if every parameter is finite (no NaN, no inf): safe to save."""
+        return all(np.isfinite(value).all() for value in self.net.params.values())
+
     def accuracy(self, x, t):
         return float(np.mean(self.predict_labels(x) == np.asarray(t).reshape(-1)))
 
@@ -541,11 +559,13 @@ class KerasModel:
     def set_lr(self, lr):
         self._optimizer.learning_rate = lr
 
-    def fit_epoch(self, x, t, batch_size, on_step=None):
+    def fit_epoch(self, x, t, batch_size, on_step=None, steps_before=0, lr=float("nan")):
         """One epoch of ``model.fit``; returns (mean loss, the loss of every mini-batch).
 
         ``on_step(step, mean_loss, images_per_s)`` is called after every
-        mini-batch, through a Keras callback.
+        mini-batch, through a Keras callback. A loss that is not finite stops
+        the epoch with :class:`TrainingDiverged` (``steps_before``: steps of
+        earlier epochs, and ``lr``, for its message).
         """
         from .keras.callbacks import Callback
 
@@ -563,6 +583,8 @@ class KerasModel:
                 batch_n = seen - min(batch * batch_size, n)
                 step_losses.append((mean * seen - self.total) / batch_n)
                 self.total = mean * seen
+                if not math.isfinite(mean):
+                    raise TrainingDiverged(steps_before + batch + 1, mean, lr)
                 if on_step is not None:
                     on_step(batch + 1, mean, seen / max(time.perf_counter() - start, 1e-9))
 
@@ -579,6 +601,10 @@ class KerasModel:
 
     def get_params(self):
         return {f"w{i}": w for i, w in enumerate(self.model.get_weights())}
+
+    def params_finite(self):
+        """True if every weight is finite (no NaN, no inf): safe to save."""
+        return all(np.isfinite(w).all() for w in self.model.get_weights())
 
     def set_params(self, params):
         n = len(self.model.get_weights())
@@ -606,6 +632,7 @@ class Run:
     last epochs settle into a minimum instead of jumping around it.
     ``history``: one dict per epoch with the keys of :data:`HISTORY_FIELDS`;
     ``losses``: the loss of every step.
+    A step whose loss is NaN or infinite raises :class:`TrainingDiverged`.
     """
 
     def __init__(self, model, x_train, t_train, x_test, t_test, *, optimizer="adam", lr=0.001,
@@ -640,7 +667,8 @@ class Run:
         lr = self.lr_at(len(self.history))
         self.model.set_lr(lr)
         if isinstance(self.model, KerasModel):
-            loss, step_losses = self.model.fit_epoch(self.x_train, self.t_train, self.batch_size, on_step)
+            loss, step_losses = self.model.fit_epoch(self.x_train, self.t_train, self.batch_size, on_step,
+                                                     steps_before=self.steps_done, lr=lr)
             self.losses.extend(step_losses)
             self.steps_done += len(step_losses)
         else:
@@ -651,6 +679,8 @@ class Run:
                 loss = self.model.train_step(self.x_train[batch], self.t_train[batch])
                 self.losses.append(loss)
                 self.steps_done += 1
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(self.steps_done, loss, lr)
                 total += loss
                 if on_step is not None:
                     seen = min((step + 1) * self.batch_size, n)

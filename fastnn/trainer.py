@@ -22,11 +22,21 @@ global random state; by default the batches come from ``np.random`` as in
 the book, so ``np.random.seed(...)`` works the same way. ``optimizer`` may also
 be an optimizer object (anything with ``update(params, grads)``).
 """
+import math
+import os  # noqa: F401  (the book's trainer module exports sys and os through import *)
+import sys  # noqa: F401
+
+import warnings
+
 import numpy as np
 
 from . import optimizer as _optim
+from .optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop  # noqa: F401
 
-__all__ = ["Trainer", "OPTIMIZERS"]
+# ``from fastnn.trainer import *`` gives what the book's common/trainer.py gives:
+# Trainer, the optimizer classes, np, sys and os.
+__all__ = ["Trainer", "OPTIMIZERS", "DivergenceWarning", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam",
+           "np", "sys", "os"]
 
 #: Optimizer names the Trainer understands (case-insensitive). 'rmsprpo' is the
 #: book's spelling (a typo kept for compatibility), next to the correct 'rmsprop'.
@@ -40,6 +50,10 @@ OPTIMIZERS = {
     "rmsprprop": _optim.RMSprop,
     "adam": _optim.Adam,
 }
+
+
+class DivergenceWarning(RuntimeWarning):
+    """The training loss became NaN or infinite; the Trainer stopped."""
 
 
 def _make_optimizer(optimizer, optimizer_param):
@@ -114,6 +128,8 @@ class Trainer:
         self.train_loss_list = []
         self.train_acc_list = []
         self.test_acc_list = []
+        #: The step (0-based) whose loss was NaN or infinite, or None.
+        self.diverged_at = None
 
     def _evaluation_samples(self):
         """The (x_train, t_train, x_test, t_test) on which an epoch's accuracy is measured."""
@@ -135,6 +151,18 @@ class Trainer:
         self.train_loss_list.append(loss)
         if self.verbose:
             print("train loss:" + str(loss))
+        if not math.isfinite(loss):
+            self.diverged_at = self.current_iter
+            self.current_iter += 1
+            lr = getattr(self.optimizer, "lr", None)
+            warnings.warn(
+                f"Trainer: the training loss is {loss} at step {self.diverged_at + 1} (epoch "
+                f"{self.current_epoch}); training stopped, and network.params now hold NaN or "
+                f"infinite values. The learning rate{'' if lr is None else f' ({lr:g})'} is "
+                f"probably too large.",
+                DivergenceWarning, stacklevel=3,
+            )
+            return
 
         if self.current_iter % self.iter_per_epoch == 0:
             self.current_epoch += 1
@@ -148,9 +176,18 @@ class Trainer:
         self.current_iter += 1
 
     def train(self):
-        """Run ``max_iter`` steps (``epochs`` epochs), then report the test accuracy."""
+        """Run ``max_iter`` steps (``epochs`` epochs), then report the test accuracy.
+
+        Stops early, with a :class:`DivergenceWarning`, at a step whose loss is
+        NaN or infinite (``diverged_at``); it then returns None.
+        """
         for _ in range(self.max_iter):
             self.train_step()
+            if self.diverged_at is not None:
+                if self.verbose:
+                    print(f"=============== Stopped: the loss diverged at step {self.diverged_at + 1} "
+                          f"===============")
+                return None
 
         test_acc = self.network.accuracy(self.x_test, self.t_test)
         if self.verbose:

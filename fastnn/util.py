@@ -88,4 +88,5 @@ def shuffle_dataset(x, t):
     return x[permutation], t[permutation]
 
 
-__all__ = ["im2col", "col2im", "conv_output_size", "smooth_curve", "shuffle_dataset"]
+# ``np`` too, as ``from common.util import *`` gives it.
+__all__ = ["np", "im2col", "col2im", "conv_output_size", "smooth_curve", "shuffle_dataset"]

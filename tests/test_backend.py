@@ -61,9 +61,9 @@ def test_set_backend_returns_the_previous_one():
 
 
 @pytest.mark.parametrize("bad, exc, pattern", [
-    ("torch", ValueError, r"set_backend: unknown backend 'torch'; choose one of \('numpy', 'cython'\)"),
+    ("torch", ValueError, r"(set|use)_backend: unknown backend 'torch'; choose one of \('numpy', 'cython'\)"),
     ("", ValueError, r"unknown backend ''"),
-    (None, TypeError, r"set_backend: expected a string, got NoneType"),
+    (None, TypeError, r"(set|use)_backend: expected a string, got NoneType"),
     (1, TypeError, r"expected a string, got int"),
 ])
 def test_bad_backend_names_are_rejected(bad, exc, pattern):
@@ -89,6 +89,89 @@ def test_use_backend_restores_even_after_an_error():
         with fastnn.use_backend(other):
             raise RuntimeError("boom")
     assert fastnn.get_backend() == start
+
+
+def test_use_backend_is_per_thread_and_two_threads_can_nest_it(rng):
+    """Two threads nest use_backend in lock-step: each sees only its own choice,
+    its kernels run on it, and the process default is left as it was."""
+    import threading
+
+    from fastnn import kernels
+
+    default = fastnn.get_backend()
+    barrier = threading.Barrier(2, timeout=30)
+    seen = {0: [], 1: []}
+    errors = []
+    x = rng.standard_normal((8, 5))
+
+    def which_impl():
+        return "numpy" if kernels._impl("relu_forward") is kernels.numpy_kernels.relu_forward else "cython"
+
+    def worker(i, outer, inner):
+        try:
+            barrier.wait()
+            seen[i].append(fastnn.get_backend())                 # the default: no block yet
+            with fastnn.use_backend(outer):
+                barrier.wait()                                   # both threads are inside their block
+                seen[i].append((fastnn.get_backend(), which_impl()))
+                with fastnn.use_backend(inner):
+                    barrier.wait()
+                    seen[i].append((fastnn.get_backend(), which_impl()))
+                    np.testing.assert_array_equal(fastnn.kernels.relu_forward(x), np.maximum(x, 0))
+                    barrier.wait()
+                barrier.wait()                                   # the other one left its inner block
+                seen[i].append((fastnn.get_backend(), which_impl()))
+            barrier.wait()
+            seen[i].append(fastnn.get_backend())
+        except Exception as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=worker, args=(0, "numpy", "cython")),
+               threading.Thread(target=worker, args=(1, "cython", "numpy"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert seen[0] == [default, ("numpy", "numpy"), ("cython", "cython"), ("numpy", "numpy"), default]
+    assert seen[1] == [default, ("cython", "cython"), ("numpy", "numpy"), ("cython", "cython"), default]
+    assert fastnn.get_backend() == default
+
+
+def test_use_backend_is_per_asyncio_task():
+    import asyncio
+
+    default = fastnn.get_backend()
+
+    async def task(name, started, other_started, read, other_read):
+        with fastnn.use_backend(name):
+            started.set()
+            await other_started.wait()                           # both blocks open at once
+            await asyncio.sleep(0)
+            value = fastnn.get_backend()
+            read.set()
+            await other_read.wait()                              # neither leaves before both read
+        return value
+
+    async def main():
+        a, b, ra, rb = (asyncio.Event() for _ in range(4))
+        return await asyncio.gather(task("numpy", a, b, ra, rb), task("cython", b, a, rb, ra))
+
+    assert asyncio.run(main()) == ["numpy", "cython"]
+    assert fastnn.get_backend() == default
+
+
+def test_set_backend_is_the_default_that_use_backend_overrides():
+    start = fastnn.get_backend()
+    try:
+        fastnn.set_backend("cython")
+        with fastnn.use_backend("numpy"):
+            assert fastnn.set_backend("cython") == "cython"     # the default changes...
+            assert fastnn.get_backend() == "numpy"              # ...but the block's choice holds
+        assert fastnn.get_backend() == "cython"
+    finally:
+        fastnn.set_backend(start)
 
 
 def test_the_backend_decides_which_implementation_runs(rng):

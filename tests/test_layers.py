@@ -348,7 +348,7 @@ def test_window_arguments_checked_at_construction():
         Pooling(2.5, 2)
     with pytest.raises(ValueError, match="Convolution: pad must be >= 0, got -1"):
         Convolution(np.ones((1, 1, 2, 2)), np.zeros(1), pad=-1)
-    with pytest.raises(ValueError, match="Convolution: b has 2 values for 1 filters"):
+    with pytest.raises(ValueError, match=r"Convolution: b must have shape \(1,\).*got shape \(2,\)"):
         Convolution(np.ones((1, 1, 2, 2)), np.zeros(2))
 
 

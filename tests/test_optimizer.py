@@ -51,8 +51,8 @@ def test_nesterov(backend, problem):
     for k in params:
         w, v = params[k].copy(), np.zeros_like(params[k])
         for g in (grads[0][k], grads[1][k]):
+            w = w + mu * mu * v - (1 + mu) * lr * g      # the velocity from before the step
             v = mu * v - lr * g
-            w = w + mu * mu * v - (1 + mu) * lr * g
         expected[k] = w
     assert_params(run(Nesterov(lr=lr, momentum=mu), params, grads), expected)
 

@@ -299,29 +299,54 @@ def relu_backward(dout, out):
 # Optimizer updates (in place)
 # --------------------------------------------------------------------------
 def _update_args(where, param, *others):
+    """Check an in-place update's arrays: param, then (name, array) pairs of its grad and state.
+
+    The parameters and the state arrays are written in place, so they must be
+    writeable, and no two of the arrays may share memory (``m is v``, or a
+    state that is a view of the parameters): the result would depend on the
+    order in which a backend reads and writes them. Mixed float dtypes are
+    allowed; see ``_in_place``.
+    """
     if not isinstance(param, np.ndarray) or param.dtype not in chk.FLOAT_DTYPES:
         raise TypeError(f"{where}: parameters must be float32/float64 arrays, got {type(param).__name__}")
-    arrays = []
+    named = [("parameters", param)]
     for name, a in others:
         a = chk.float_array(where, name, a)
         chk.shape_is(where, name, a, param.shape)
-        arrays.append(a)
-    return arrays
+        named.append((name, a))
+    for name, a in named:
+        if name != "grad" and not a.flags.writeable:
+            raise ValueError(f"{where}: the {name} array is read-only; the update writes it in place")
+    for i, (name_a, a) in enumerate(named):
+        for name_b, b in named[i + 1:]:
+            if a.size and b.size and np.may_share_memory(a, b) and np.shares_memory(a, b):
+                raise ValueError(
+                    f"{where}: {name_a} and {name_b} share memory; each must be an array of its own"
+                )
+    return [a for _, a in named[1:]]
 
 
 def _in_place(fn_name, param, grad, states, *scalars):
     """Run an in-place update kernel on param and its state arrays.
 
-    The compiled kernels need C-contiguous arrays of param's dtype; where an
-    array is not, they work on a copy that is written back afterwards.
+    Both backends compute in the parameters' dtype: a gradient or a state
+    array of the other float dtype is cast to it first, and a state array is
+    rounded back to its own dtype afterwards (so float64 parameters with a
+    float32 velocity give the same numbers on both). The compiled kernels
+    also need C-contiguous arrays; where an array is not, they work on a copy
+    that is written back afterwards.
     """
     fn = _impl(fn_name)
-    if fn is getattr(numpy_kernels, fn_name):
-        fn(param, grad, *states, *scalars)
-        return
+    compiled = fn is not getattr(numpy_kernels, fn_name)
+    dtype = param.dtype
     written = [param] + list(states)
-    work = [np.ascontiguousarray(a, dtype=param.dtype) for a in written]
-    fn(work[0], np.ascontiguousarray(grad, dtype=param.dtype), *work[1:], *scalars)
+    if compiled:
+        grad = np.ascontiguousarray(grad, dtype=dtype)
+        work = [np.ascontiguousarray(a, dtype=dtype) for a in written]
+    else:
+        grad = np.asarray(grad, dtype=dtype)
+        work = [a if a.dtype == dtype else a.astype(dtype) for a in written]
+    fn(work[0], grad, *work[1:], *scalars)
     for original, copy in zip(written, work):
         if copy is not original:
             original[...] = copy

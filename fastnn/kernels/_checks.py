@@ -64,16 +64,31 @@ def non_empty_batch(where, name, a):
         raise ValueError(f"{where}: {name} has an empty batch (shape {a.shape})")
 
 
+#: Largest window size, stride, pad and padded image side: what a C int holds
+#: (BLAS takes int sizes). Both backends refuse more with the same ValueError.
+MAX_WINDOW = 2**31 - 1
+
+
 def window_geometry(where, input_shape, filter_h, filter_w, stride, pad):
     """Check a sliding window and return (OH, OW).
 
-    input_shape is (N, C, H, W); the window must fit in the padded input.
+    input_shape is (N, C, H, W); the window must fit in the padded input,
+    and sizes, stride, pad and the padded sides are at most ``MAX_WINDOW``.
     """
     filter_h = positive_int(where, "filter height", filter_h)
     filter_w = positive_int(where, "filter width", filter_w)
     stride = positive_int(where, "stride", stride)
     pad = non_negative_int(where, "pad", pad)
+    for name, value in (("filter height", filter_h), ("filter width", filter_w),
+                        ("stride", stride), ("pad", pad)):
+        if value > MAX_WINDOW:
+            raise ValueError(f"{where}: {name} must be at most 2**31 - 1, got {value}")
     N, C, H, W = input_shape
+    if max(H, W) + 2 * pad > MAX_WINDOW:
+        raise ValueError(
+            f"{where}: pad {pad} makes the padded input {H + 2 * pad}x{W + 2 * pad}; "
+            f"each side must be at most 2**31 - 1"
+        )
     if N == 0:
         raise ValueError(f"{where}: empty batch (input shape {tuple(input_shape)})")
     if C == 0 or H == 0 or W == 0:
@@ -106,15 +121,22 @@ def input_shape_4d(where, input_shape):
 def labels_or_targets(where, t, n, k, check_range=True):
     """Check targets for a (n, k) score matrix: (n,) int labels in [0, k) or (n, k) floats.
 
+    Integer labels shaped (n, 1) or (1, n) count as (n,) labels, as in the
+    book (a target of the scores' size is one-hot, else labels).
+
     Labels come back as int64. check_range=False leaves out the range check
     (the compiled softmax kernels make it in their own loop, where it costs
     nothing; ``fastnn.kernels`` then calls labels_in_range for the message).
     """
     if not isinstance(t, np.ndarray):
         t = np.asarray(t)
+    if t.ndim == 2 and t.shape != (n, k) and t.shape in ((n, 1), (1, n)):
+        # The book's cross_entropy_error takes a target whose size is the
+        # batch size as labels (ch07/gradient_check.py passes shape (1, 1)).
+        t = t.reshape(n)
     if t.ndim == 1:
         if t.dtype.kind not in "iu":
-            raise TypeError(f"{where}: 1-D targets must be integer class labels, got dtype {t.dtype}")
+            raise TypeError(f"{where}: labels must be integers, got dtype {t.dtype}")
         if t.shape[0] != n:
             raise ValueError(f"{where}: {t.shape[0]} labels for a batch of {n}")
         if check_range:
@@ -122,7 +144,10 @@ def labels_or_targets(where, t, n, k, check_range=True):
         return t.astype(np.int64, copy=False)
     if t.ndim == 2:
         if t.shape != (n, k):
-            raise ValueError(f"{where}: targets must have shape {(n, k)} like the scores, got {t.shape}")
+            raise ValueError(
+                f"{where}: targets must be one-hot of the scores' shape {(n, k)}, or integer labels "
+                f"shaped ({n},), ({n}, 1) or (1, {n}); got shape {t.shape}"
+            )
         if t.dtype.kind not in "iufb":
             raise TypeError(f"{where}: targets must be numeric, got dtype {t.dtype}")
         return t
