@@ -22,6 +22,10 @@ MAX_CONFIG_VALUES = 2 ** 30
 MAX_EXPANSION = 64
 
 
+class SizeError(ValueError):
+    """A file asks for more weight values than it can hold."""
+
+
 class Budget:
     def __init__(self, limit, where, source):
         self.limit = int(limit)
@@ -38,7 +42,7 @@ class Budget:
         for s in shape:
             n *= int(s)
         if n > self.left:
-            raise ValueError(
+            raise SizeError(
                 f"{self.where}: layer {self.layer!r} asks for a weight of shape {tuple(shape)} "
                 f"({n:,} values), more than {self.source} ({self.limit:,} values in all); "
                 f"refusing to allocate it"

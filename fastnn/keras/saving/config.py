@@ -23,6 +23,7 @@ from .. import optimizers as _optimizers
 from ..layers import LAYER_CLASSES
 from ..layers.base import BASE_KWARGS, KerasTensor, Layer
 from . import registry
+from ._budget import SizeError
 
 #: Keys Keras writes into layer configs for features fastnn does not have, with
 #: the values at which they change nothing. Other values are refused.
@@ -284,7 +285,7 @@ def deserialize_layer(entry, custom_objects, safe_mode, where):
         config = clean_layer_config(cls, config, here)
     try:
         return cls.from_config(config)
-    except ConfigError:
+    except (ConfigError, SizeError):
         raise
     except (TypeError, ValueError, KeyError) as exc:
         raise ConfigError(f"{here}: {exc}") from None
@@ -308,7 +309,7 @@ def model_from_config(config, custom_objects=None, safe_mode=True, where="model 
             return _sequential_from_config(Sequential, inner, custom_objects, safe_mode, where, tell)
         if class_name in ("Functional", "Model"):
             return _functional_from_config(Model, inner, custom_objects, safe_mode, where, tell)
-    except ConfigError:
+    except (ConfigError, SizeError):
         raise
     except (KeyError, TypeError, IndexError, AttributeError, ValueError) as exc:
         raise ConfigError(f"{where}: malformed model config ({type(exc).__name__}: {exc})") from None
