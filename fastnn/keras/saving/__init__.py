@@ -87,7 +87,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, **kwargs
     elif kind == "h5":
         h5_file.save_model_legacy(model, filepath, include_optimizer)
     else:
-        npz.save_model(model, filepath)
+        npz.save_model(model, filepath, include_optimizer=include_optimizer)
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):

@@ -339,8 +339,9 @@ def _sequential_from_config(Sequential, c, custom_objects, safe_mode, where, tel
         if isinstance(layer, InputLayer) and i > 0:
             _fail(where, "an InputLayer can only come first in a Sequential model")
         model.add(layer)
-    if not model.built and c.get("build_input_shape"):
-        shape = c["build_input_shape"]
+    first_build = (entries[0].get("build_config") or {}) if entries and isinstance(entries[0], dict) else {}
+    if not model.built and (c.get("build_input_shape") or first_build.get("input_shape")):
+        shape = c.get("build_input_shape") or first_build.get("input_shape")
         if isinstance(shape, list) and shape and all(s is None or isinstance(s, int) for s in shape):
             model.build(shape)
     return model

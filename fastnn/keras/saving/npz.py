@@ -122,10 +122,11 @@ def load_weights(model, filepath):
     _set_weight_arrays(model, meta.get("layers"), arrays, f"load_weights({os.fspath(filepath)!r})")
 
 
-def save_model(model, filepath, overwrite=True):
+def save_model(model, filepath, overwrite=True, include_optimizer=True):
     arrays, manifest = _weight_arrays(model)
     meta = {"format": FORMAT, "version": VERSION, "kind": "model", "model": _config.model_config(model),
-            "layers": manifest, "compile": _config.compile_config(model), "rng": _rng.model_rng_state(model)}
+            "layers": manifest, "compile": _config.compile_config(model) if include_optimizer else None,
+            "rng": _rng.model_rng_state(model)}
     if meta["compile"] is not None:
         for i, (_, value) in enumerate(_weights.optimizer_arrays(model)):
             arrays[f"opt:{i}"] = value
