@@ -540,3 +540,20 @@ def test_keras2_style_configs_load(tmp_path):
     for a, b in zip(loaded.predict(xs, verbose=0), model.predict(xs, verbose=0)):
         np.testing.assert_array_equal(a, b)
     assert isinstance(loaded.optimizer, keras.optimizers.SGD)
+
+
+def test_serialize_and_deserialize_keras_object():
+    dense = L.Dense(3, activation="relu", kernel_initializer="he_uniform", name="d")
+    config = keras.saving.serialize_keras_object(dense)
+    assert config["class_name"] == "Dense" and config["config"]["kernel_initializer"]["class_name"] == "HeUniform"
+    again = keras.saving.deserialize_keras_object(config)
+    assert type(again) is L.Dense and again.units == 3 and again.activation.name == "relu"
+    adam = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(keras.optimizers.Adam(0.02)))
+    assert isinstance(adam, keras.optimizers.Adam) and adam.learning_rate == pytest.approx(0.02)
+    init = keras.saving.deserialize_keras_object({"module": "keras.initializers", "class_name": "GlorotNormal",
+                                                  "config": {"seed": 3, "input_axes": None, "output_axes": None}})
+    assert isinstance(init, keras.initializers.GlorotNormal) and init.seed == 3
+    for evil in ({"class_name": "Popen", "config": {}}, {"module": "os", "class_name": "system", "config": "ls"},
+                 "eval"):
+        with pytest.raises(ValueError, match="unknown"):
+            keras.saving.deserialize_keras_object(evil)

@@ -24,7 +24,7 @@ import json
 import os
 
 from . import _budget, config as _config, h5_file, keras_file, npz, registry
-from .config import keras_layer_order, model_config  # noqa: F401
+from .config import deserialize_keras_object, keras_layer_order, model_config, serialize_keras_object  # noqa: F401
 from .registry import (  # noqa: F401
     CustomObjectScope,
     custom_object_scope,
@@ -164,4 +164,5 @@ def model_from_json(json_string, custom_objects=None, safe_mode=True):
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "model_from_config", "model_from_json",
            "model_config", "register_keras_serializable", "get_registered_object", "get_registered_name",
-           "get_custom_objects", "custom_object_scope", "CustomObjectScope", "registry"]
+           "get_custom_objects", "custom_object_scope", "CustomObjectScope", "registry",
+           "serialize_keras_object", "deserialize_keras_object"]

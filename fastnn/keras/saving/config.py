@@ -529,3 +529,60 @@ def compile_from_config(model, cc, custom_objects, where, optimizer_key="optimiz
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{where}: cannot compile as saved: {exc}") from None
     return optimizer
+
+
+# ------------------------------------------------- single objects (Keras API)
+def serialize_keras_object(obj):
+    """Keras' config dict of one object: a layer, initializer, optimizer, loss,
+    metric, or a registered function; plain values pass through."""
+    from .. import initializers as _init
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    if isinstance(obj, (list, tuple)):
+        return [serialize_keras_object(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: serialize_keras_object(v) for k, v in obj.items()}
+    if isinstance(obj, Layer):
+        return layer_entry(obj)
+    if isinstance(obj, _init.Initializer):
+        return _init.serialize(obj)
+    if isinstance(obj, _optimizers.Optimizer):
+        return _optimizers.serialize(obj)
+    if isinstance(obj, (_losses.Loss, _metrics.Metric)) or callable(obj):
+        return _serialize_spec(obj, "loss")
+    raise TypeError(f"serialize_keras_object: cannot serialise {type(obj).__name__}")
+
+
+def deserialize_keras_object(config, custom_objects=None, safe_mode=True, module_objects=None):
+    """The object a Keras config names, resolved only through fastnn's allow-lists and
+    the user's registered / custom objects (and ``module_objects`` when given)."""
+    from .. import initializers as _init
+    if config is None or isinstance(config, (int, float, bool)):
+        return config
+    if isinstance(config, str):
+        obj = registry.get_registered_object(config, custom_objects, module_objects)
+        if obj is None:
+            raise ValueError(f"deserialize_keras_object: unknown object {config!r}")
+        return obj
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"deserialize_keras_object: expected a dict with 'class_name', got {config!r:.200}")
+    name, inner = config["class_name"], config.get("config")
+    key = inner if name == "function" and isinstance(inner, str) else name
+    user = registry.lookup(key, config.get("registered_name"), dict(module_objects or {}, **(custom_objects or {})))
+    if user is not None:
+        if isinstance(user, type):
+            return user.from_config(inner or {}) if hasattr(user, "from_config") else user(**(inner or {}))
+        return user
+    module = config.get("module") or ""
+    if name in LAYER_CLASSES or module.startswith("keras.layers") or name == "Lambda":
+        return deserialize_layer(config, custom_objects, safe_mode, "deserialize_keras_object")
+    if module.startswith("keras.initializers") or name in _init._BY_KERAS_NAME:
+        return _init.get(config, where="deserialize_keras_object")
+    if module.startswith("keras.optimizers") or name in ("SGD", "RMSprop", "Adam", "Adagrad"):
+        return _optimizers.deserialize(config, where="deserialize_keras_object")
+    if module.startswith("keras.losses") or name in _LOSS_CLASSES:
+        return _losses.get(_deserialize_spec(config, "loss", custom_objects, "deserialize_keras_object"))
+    if module.startswith("keras.metrics") or name in _METRIC_CLASSES:
+        return _deserialize_spec(config, "metric", custom_objects, "deserialize_keras_object")
+    raise ValueError(f"deserialize_keras_object: unknown class {name!r}; pass custom_objects or register it "
+                     f"with @keras.saving.register_keras_serializable()")
