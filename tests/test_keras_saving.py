@@ -557,3 +557,93 @@ def test_serialize_and_deserialize_keras_object():
                  "eval"):
         with pytest.raises(ValueError, match="unknown"):
             keras.saving.deserialize_keras_object(evil)
+
+
+FUZZ = r"""
+import io, json, random, sys, warnings, zipfile
+warnings.simplefilter("ignore")
+import numpy as np
+from fastnn import keras
+L = keras.layers
+keras.utils.set_random_seed(0)
+a, b = keras.Input((5,), name="a"), keras.Input((4,), name="b")
+h = L.Dense(3, activation="relu")(b)
+model = keras.Model([a, b], [L.Dense(1)(L.concatenate([a, h])), L.Dense(2, activation="softmax")(h)])
+model.compile("adam", ["mse", "sparse_categorical_crossentropy"], metrics=[["mae"], ["accuracy"]])
+folder, n = sys.argv[1], int(sys.argv[2])
+rng = random.Random(0)
+junk = [None, 0, -1, 10**12, 2.5, "x", "relu", [], [1, 2], {}, {"class_name": "X"}, True, "Dense", [None, 3]]
+outcomes = {"ok": 0, "ValueError": 0}
+
+
+def attempt(path):
+    try:
+        keras.models.load_model(path)
+        outcomes["ok"] += 1
+    except ValueError:
+        outcomes["ValueError"] += 1      # anything else propagates and fails the test
+
+
+def leaves(o, p=()):
+    yield p
+    items = o.items() if isinstance(o, dict) else enumerate(o) if isinstance(o, list) else ()
+    for k, v in items:
+        yield from leaves(v, p + (k,))
+
+
+for ext in ("keras", "h5", "npz"):
+    good = f"{folder}/good.{ext}"
+    model.save(good)
+    raw = open(good, "rb").read()
+    members = None
+    if ext == "keras":
+        with zipfile.ZipFile(good) as zf:
+            members = {name: zf.read(name) for name in zf.namelist()}
+        config = json.loads(members["config.json"])
+        paths = list(leaves(config))[1:]
+    for i in range(n):
+        bad = f"{folder}/bad.{ext}"
+        if members is None:                       # flip bytes, maybe truncate
+            data = bytearray(raw)
+            for _ in range(rng.choice([1, 2, 8, 32])):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+            open(bad, "wb").write(bytes(data[: rng.randrange(len(data))] if rng.random() < 0.2 else data))
+        else:                                      # valid zip, damaged members (CRCs recomputed)
+            mem = dict(members)
+            if i % 2:
+                c = json.loads(members["config.json"])
+                for _ in range(rng.choice([1, 2, 3])):
+                    p, o = rng.choice(paths), c
+                    try:
+                        for k in p[:-1]:
+                            o = o[k]
+                        o[p[-1]] = rng.choice(junk)
+                    except (KeyError, IndexError, TypeError):
+                        pass
+                mem["config.json"] = json.dumps(c)
+            else:
+                w = bytearray(members["model.weights.h5"])
+                for _ in range(rng.choice([1, 4, 16])):
+                    w[rng.randrange(len(w))] = rng.randrange(256)
+                mem["model.weights.h5"] = bytes(w)
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w") as zf:
+                for k, v in mem.items():
+                    zf.writestr(k, v)
+            open(bad, "wb").write(buf.getvalue())
+        attempt(bad)
+print(json.dumps(outcomes))
+"""
+
+
+def test_damaged_files_only_ever_raise_value_error(tmp_path):
+    """Random byte flips, truncations and junk config values, in a subprocess (a crash is seen):
+    every load either works or raises ValueError. FASTNN_FUZZ_N sets the count per format."""
+    n = int(os.environ.get("FASTNN_FUZZ_N", "40"))
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", FUZZ, str(tmp_path), str(n)], capture_output=True, text=True,
+                         env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    outcomes = json.loads(out.stdout.strip().splitlines()[-1])
+    assert outcomes["ok"] + outcomes["ValueError"] == 3 * n
+    assert outcomes["ValueError"] > n                   # most damage is noticed

@@ -7,6 +7,7 @@ import os
 
 from .. import _atomic
 from . import _budget, config as _config, rng as _rng, weights as _weights
+from ._errors import damaged_file
 from .keras_file import keras_version
 
 
@@ -30,7 +31,7 @@ def _open(filepath, what):
 
 
 def _json_attr(f, name, where):
-    raw = f.attrs.get(name)
+    raw = _weights.read_attr(f, name, where)
     if raw is None:
         return None
     if isinstance(raw, bytes):
@@ -50,7 +51,7 @@ def save_weights_keras3(model, filepath):
 
 def load_weights_keras3(model, filepath, skip_mismatch=False):
     path, f = _open(filepath, "load_weights")
-    with f:
+    with damaged_file("load_weights", path), f:
         _weights.read_keras3(f, model, f"load_weights({path!r})", skip_mismatch)
 
 
@@ -62,7 +63,7 @@ def save_weights_legacy(model, filepath):
 def load_weights_legacy(model, filepath, by_name=False, skip_mismatch=False):
     path, f = _open(filepath, "load_weights")
     where = f"load_weights({path!r})"
-    with f:
+    with damaged_file("load_weights", path), f:
         g = f
         if "layer_names" not in f.attrs and "model_weights" in f:
             g = f["model_weights"]
@@ -95,7 +96,7 @@ def save_model_legacy(model, filepath, include_optimizer=True):
 def load_model_legacy(filepath, custom_objects=None, compile=True, safe_mode=True):
     path, f = _open(filepath, "load_model")
     where = f"load_model({path!r})"
-    with f:
+    with damaged_file("load_model", path), f:
         config = _json_attr(f, "model_config", where)
         if config is None:
             raise ValueError(f"{where}: no 'model_config' attribute; this .h5 file holds weights only "

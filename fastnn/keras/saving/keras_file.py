@@ -13,6 +13,7 @@ import zipfile
 
 from .. import _atomic
 from . import _budget, config as _config, rng as _rng, weights as _weights
+from ._errors import damaged_file
 
 _MAX_JSON = 64 << 20
 _MAX_EXPANSION = 1100
@@ -62,7 +63,7 @@ def _open(filepath, what):
     if not os.path.exists(path):
         raise FileNotFoundError(f"{what}: no file at {path}")
     try:
-        with zipfile.ZipFile(path) as zf:
+        with damaged_file(what, path), zipfile.ZipFile(path) as zf:
             raw_config = _member(zf, "config.json", path, what, _MAX_JSON)
             weights = _member(zf, "model.weights.h5", path, what) if "model.weights.h5" in zf.namelist() else None
             meta = _member(zf, "metadata.json", path, what, _MAX_JSON) if "metadata.json" in zf.namelist() else b"{}"
@@ -90,7 +91,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     where = f"load_model({path!r})"
     if not isinstance(config, dict):
         raise ValueError(f"{where}: config.json must hold an object")
-    with _h5(weights, path, "load_model") as f:
+    with damaged_file("load_model", path), _h5(weights, path, "load_model") as f:
         budget = _budget.Budget(_budget.h5_values(f["layers"]) if "layers" in f else 0, where,
                                 "the file's weights hold")
         with budget.active():
@@ -106,5 +107,5 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 
 def load_weights(model, filepath, skip_mismatch=False):
     path, _, _, weights = _open(filepath, "load_weights")
-    with _h5(weights, path, "load_weights") as f:
+    with damaged_file("load_weights", path), _h5(weights, path, "load_weights") as f:
         _weights.read_keras3(f, model, f"load_weights({path!r})", skip_mismatch)

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import _atomic
 from . import _budget, config as _config, rng as _rng, weights as _weights
+from ._errors import damaged_file
 
 FORMAT = "fastnn.keras"
 VERSION = 2
@@ -43,7 +44,7 @@ def _read(path, what):
     readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
     arrays = {}
     try:
-        with zipfile.ZipFile(path) as zf:
+        with damaged_file(what, path), zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
                 if not info.filename.endswith(".npy"):
                     raise ValueError(f"{bad} (member {info.filename!r} is not an array)")

@@ -64,6 +64,24 @@ def _read(ds, expected_shape, where, what):
     return ds[()]
 
 
+def read_attr(obj, name, where="attribute"):
+    """An HDF5 attribute that must hold text (or be an empty list), type-checked before
+    it is read: reading a damaged non-string type can crash the HDF5 library itself."""
+    import h5py
+    if name not in obj.attrs:
+        return None
+    aid = h5py.h5a.open(obj.id, name.encode())
+    kind = aid.get_type()
+    if not isinstance(kind, h5py.h5t.TypeStringID):
+        if isinstance(kind, (h5py.h5t.TypeFloatID, h5py.h5t.TypeIntegerID)) and aid.get_space().get_simple_extent_npoints() == 0:
+            return []                      # Keras writes an empty list of names as an empty float array
+        raise ValueError(f"{where}: attribute {name!r} must hold text, the file has HDF5 type class "
+                         f"{kind.get_class()}")
+    if aid.get_space().get_simple_extent_npoints() > 1 << 20:
+        raise ValueError(f"{where}: attribute {name!r} lists more than 2**20 names")
+    return obj.attrs[name]
+
+
 # ------------------------------------------------------------- optimizer
 def optimizer_arrays(model):
     """[(keras name, array)] of the optimizer's variables in Keras' order."""
@@ -145,7 +163,7 @@ def read_keras3(f, model, where, skip_mismatch=False, load_optimizer=True):
     for key in groups:
         vars_ = groups[key].get("vars") if isinstance(groups[key], h5py.Group) else None
         if isinstance(vars_, h5py.Group):
-            name = vars_.attrs.get("name")
+            name = read_attr(vars_, "name", where)
             if isinstance(name, bytes):
                 name = name.decode("utf-8", "replace")
             if isinstance(name, str):
@@ -193,14 +211,18 @@ def _assign(layer, datasets, where, skip_mismatch):
 
 
 # -------------------------------------------------------- legacy layout
-def _str_list(attrs, name):
+def _str_list(obj, name):
     """A list-of-strings attribute, also in Keras' chunked form (name0, name1, ...)."""
-    if name in attrs:
-        raw = list(attrs[name])
+    def values(key):
+        v = read_attr(obj, key)
+        return [v] if isinstance(v, (str, bytes)) else list(v)
+
+    if name in obj.attrs:
+        raw = values(name)
     else:
         raw, i = [], 0
-        while f"{name}{i}" in attrs:
-            raw.extend(attrs[f"{name}{i}"])
+        while f"{name}{i}" in obj.attrs:
+            raw.extend(values(f"{name}{i}"))
             i += 1
     out = []
     for v in raw:
@@ -234,7 +256,7 @@ def write_legacy(g, model, keras_version):
 def read_legacy(g, model, where, by_name=False, skip_mismatch=False):
     import h5py
     try:
-        names = _str_list(g.attrs, "layer_names")
+        names = _str_list(g, "layer_names")
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
     saved = []
@@ -243,7 +265,7 @@ def read_legacy(g, model, where, by_name=False, skip_mismatch=False):
         if not isinstance(lg, h5py.Group):
             raise ValueError(f"{where}: layer group '{name}' listed in layer_names is missing")
         try:
-            wnames = _str_list(lg.attrs, "weight_names")
+            wnames = _str_list(lg, "weight_names")
         except ValueError as exc:
             raise ValueError(f"{where}: layer '{name}': {exc}") from None
         if wnames:
@@ -294,7 +316,7 @@ def read_legacy_optimizer(f, model, where):
     if not isinstance(g, h5py.Group):
         return
     try:
-        names = _str_list(g.attrs, "weight_names")
+        names = _str_list(g, "weight_names")
     except ValueError as exc:
         raise ValueError(f"{where}: optimizer_weights: {exc}") from None
     values = [_lazy(g.get(n), where, f"optimizer_weights/{n}") for n in names]
