@@ -581,20 +581,28 @@ class Model:
         return json.dumps(saving.model_config(self), **kwargs)
 
     def save_weights(self, filepath, overwrite=True):
-        """All weights in one .npz archive written atomically (any file name, e.g. 'x.weights.h5')."""
+        """All weights, atomically: '*.weights.h5' (Keras 3), '*.h5' (legacy HDF5) or '*.npz' (fastnn)."""
         from . import saving
         saving.save_weights(self, filepath, overwrite)
 
-    def load_weights(self, filepath, skip_mismatch=False):
-        from . import saving
-        saving.load_weights(self, filepath)
+    def load_weights(self, filepath, skip_mismatch=False, by_name=False, **kwargs):
+        """Weights from a file saved by fastnn or Keras ('.weights.h5', '.h5', '.keras', '.npz').
 
-    def save(self, filepath, overwrite=True, **kwargs):
-        """Architecture + weights + compile settings + optimizer state in one .npz archive."""
+        ``by_name`` (legacy '.h5' only) matches layers by name; ``skip_mismatch``
+        skips layers whose weight shapes differ instead of raising.
+        """
+        from . import saving
+        if kwargs:
+            raise ValueError(f"load_weights: unknown keyword argument(s) {sorted(kwargs)}")
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name)
+
+    def save(self, filepath, overwrite=True, include_optimizer=True, **kwargs):
+        """Architecture + weights + compile settings + optimizer state, atomically:
+        '*.keras' (Keras 3's zip), '*.h5' (legacy HDF5) or '*.npz' (fastnn's checkpoint)."""
         from . import saving
         if _subclassing.is_subclassed(self):
             _subclassing.check_config(self)
-        saving.save_model(self, filepath, overwrite)
+        saving.save_model(self, filepath, overwrite, include_optimizer=include_optimizer, **kwargs)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"

@@ -152,9 +152,8 @@ def check_config(model):
         )
 
 
-def model_config(model):
-    check_config(model)
-    model._require_built("be serialised")
+def build_config(model):
+    """{'input_shape': ...} as model.build(...) received it, in JSON form."""
     shape = model._build_input_shape
     if isinstance(shape, dict):
         shape = {k: list(v) for k, v in shape.items()}
@@ -162,27 +161,19 @@ def model_config(model):
         shape = {"list": [list(s) for s in shape]}
     else:
         shape = list(shape)
-    return {"class_name": type(model).__name__, "config": model.get_config(),
-            "build_config": {"input_shape": shape}}
+    return {"input_shape": shape}
 
 
-def model_from_config(config, custom_objects):
-    from ._model import Model
-    name = config.get("class_name")
-    cls = (custom_objects or {}).get(name)
-    if not (isinstance(cls, type) and issubclass(cls, Model)):
-        raise ValueError(
-            f"model config: unknown model class {name!r}; pass custom_objects={{'{name}': {name}}} "
-            f"to rebuild a subclassed model"
-        )
-    model = cls.from_config(dict(config["config"]))
-    shape = (config.get("build_config") or {}).get("input_shape")
-    if shape is not None:
-        if isinstance(shape, dict) and set(shape) == {"list"}:
-            shape = [tuple(s) for s in shape["list"]]
-        elif isinstance(shape, dict):
-            shape = {k: tuple(v) for k, v in shape.items()}
-        else:
-            shape = tuple(shape)
-        model.build(shape)
+def build_from_config(model, build_config):
+    """Build a model rebuilt from its config with the input shape it was saved with."""
+    shape = (build_config or {}).get("input_shape")
+    if shape is None:
+        return model
+    if isinstance(shape, dict) and set(shape) == {"list"}:
+        shape = [tuple(s) for s in shape["list"]]
+    elif isinstance(shape, dict):
+        shape = {k: tuple(v) for k, v in shape.items()}
+    else:
+        shape = tuple(shape)
+    model.build(shape)
     return model

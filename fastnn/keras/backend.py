@@ -70,10 +70,10 @@ def rng_state(gen):
 
 
 def rng_from_state(state):
-    """A Generator restored from ``rng_state``."""
-    bitgen = getattr(np.random, state["bit_generator"])()
-    bitgen.state = state
-    return np.random.Generator(bitgen)
+    """A Generator restored from ``rng_state``; the bit generator's name goes
+    through an allow-list, never ``getattr(np.random, name)``."""
+    from .saving.rng import generator_from_state
+    return generator_from_state(state)
 
 
 # ------------------------------------------------- get_value / set_value

@@ -97,12 +97,55 @@ class Optimizer:
         raise NotImplementedError
 
     def get_config(self):
-        return {"name": self.name, "learning_rate": self.learning_rate, "decay": self.decay,
-                "clipnorm": self.clipnorm, "clipvalue": self.clipvalue}
+        """Keras 3's keys. The old ``decay`` travels as Keras 3's equivalent, an
+        ``InverseTimeDecay`` schedule: lr / (1 + decay * step)."""
+        lr = self.learning_rate
+        if self.decay:
+            lr = {"module": "keras.optimizers.schedules", "class_name": "InverseTimeDecay",
+                  "config": {"initial_learning_rate": lr, "decay_steps": 1, "decay_rate": self.decay,
+                             "staircase": False, "name": "InverseTimeDecay"}, "registered_name": None}
+        return {"name": self.name, "learning_rate": lr, "weight_decay": None, "clipnorm": self.clipnorm,
+                "global_clipnorm": None, "clipvalue": self.clipvalue, "use_ema": False, "ema_momentum": 0.99,
+                "ema_overwrite_frequency": None, "loss_scale_factor": None, "gradient_accumulation_steps": None}
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        """Rebuild from a Keras 3, Keras 2 or fastnn config; options fastnn does not
+        implement are accepted only at their neutral values, else ValueError."""
+        config = dict(config)
+        where = f"{cls.__name__} config"
+        for key, neutral in _NEUTRAL.items():
+            if key in config:
+                value = config.pop(key)
+                if value not in neutral:
+                    raise ValueError(f"{where}: {key}={value!r} is not supported by fastnn")
+        config.pop("ema_momentum", None)
+        lr = config.get("learning_rate")
+        if isinstance(lr, dict):
+            config["learning_rate"], decay = _schedule(lr, where)
+            if decay:
+                config["decay"] = decay
+        for key in ("learning_rate", "lr", "decay", "clipnorm", "clipvalue"):
+            value = config.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"{where}: {key} must be a number, got {value!r}")
+        try:
+            return cls(**config)
+        except TypeError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+
+    # ------------------------------------------------------ Keras' variables
+    def slot_layout(self):
+        """Keras 3's order of the per-weight variables after (iteration, learning_rate):
+        a list of groups; the slots of one group are interleaved weight by weight,
+        the groups follow each other (e.g. RMSprop: every velocity, then every momentum)."""
+        return []
+
+    def slot_initial(self, name):
+        return 0.0
+
+    #: fastnn slot name -> the name Keras gives the variable.
+    keras_slot_names = {}
 
 
 class SGD(Optimizer):
@@ -129,6 +172,11 @@ class SGD(Optimizer):
 
     def get_config(self):
         return dict(super().get_config(), momentum=self.momentum, nesterov=self.nesterov)
+
+    keras_slot_names = {"momentum": "momentum"}
+
+    def slot_layout(self):
+        return [("momentum",)] if self.momentum != 0 else []
 
 
 class RMSprop(Optimizer):
@@ -158,6 +206,12 @@ class RMSprop(Optimizer):
         return dict(super().get_config(), rho=self.rho, momentum=self.momentum,
                     epsilon=self.epsilon, centered=self.centered)
 
+    keras_slot_names = {"velocity": "velocity", "momentum": "momentum", "average_gradient": "average_gradient"}
+
+    def slot_layout(self):
+        return [("velocity",)] + ([("momentum",)] if self.momentum > 0 else []) + \
+            ([("average_gradient",)] if self.centered else [])
+
 
 class Adam(Optimizer):
     def __init__(self, learning_rate=None, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs):
@@ -173,7 +227,13 @@ class Adam(Optimizer):
                             lr_t, self.beta_1, self.beta_2, self.epsilon)
 
     def get_config(self):
-        return dict(super().get_config(), beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
+        return dict(super().get_config(), beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
+                    amsgrad=False)
+
+    keras_slot_names = {"m": "momentum", "v": "velocity"}
+
+    def slot_layout(self):
+        return [("m", "v")]
 
 
 class Adagrad(Optimizer):
@@ -190,6 +250,14 @@ class Adagrad(Optimizer):
         return dict(super().get_config(), initial_accumulator_value=self.initial_accumulator_value,
                     epsilon=self.epsilon)
 
+    keras_slot_names = {"accumulator": "accumulator"}
+
+    def slot_layout(self):
+        return [("accumulator",)]
+
+    def slot_initial(self, name):
+        return self.initial_accumulator_value
+
 
 _CLASSES = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adagrad": Adagrad}
 
@@ -203,10 +271,49 @@ def get(identifier):
     raise ValueError(f"compile: unknown optimizer {identifier!r}; valid optimizers are {sorted(_CLASSES)}")
 
 
+#: Keras options fastnn implements only at these values (Keras 3 and Keras 2 configs).
+_NEUTRAL = {"weight_decay": (None, 0, 0.0), "global_clipnorm": (None,), "use_ema": (False,),
+            "ema_overwrite_frequency": (None,), "loss_scale_factor": (None, 1, 1.0),
+            "gradient_accumulation_steps": (None, 1), "is_legacy_optimizer": (False,),
+            "jit_compile": (False, True), "amsgrad": (False,)}
+
+
+def _schedule(config, where):
+    """(learning_rate, decay) of a Keras learning-rate schedule fastnn can run: InverseTimeDecay."""
+    name = config.get("class_name")
+    c = config.get("config") or {}
+    if name != "InverseTimeDecay" or not isinstance(c, dict):
+        raise ValueError(f"{where}: learning-rate schedule {name!r} is not supported "
+                         f"(fastnn runs InverseTimeDecay, Keras 2's decay=)")
+    if c.get("staircase"):
+        raise ValueError(f"{where}: InverseTimeDecay with staircase=True is not supported")
+    try:
+        lr, rate, steps = float(c["initial_learning_rate"]), float(c["decay_rate"]), float(c.get("decay_steps", 1))
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"{where}: malformed InverseTimeDecay config {c!r}") from None
+    if not steps > 0:
+        raise ValueError(f"{where}: InverseTimeDecay decay_steps must be > 0, got {steps}")
+    return lr, rate / steps
+
+
 def serialize(opt):
-    return {"class_name": type(opt).__name__, "config": opt.get_config()}
+    """Keras 3's form: {'module': 'keras.optimizers', 'class_name': 'Adam', 'config': {...}}."""
+    return {"module": "keras.optimizers", "class_name": type(opt).__name__, "config": opt.get_config(),
+            "registered_name": None}
 
 
-def deserialize(config):
+def deserialize(config, where="optimizer"):
+    """An optimizer from a name or a config dict; class names resolve only through fastnn's table."""
+    if isinstance(config, str):
+        return get(config)
+    if not isinstance(config, dict):
+        raise ValueError(f"{where}: expected an optimizer config dict, got {type(config).__name__}")
     classes = {cls.__name__: cls for cls in _CLASSES.values()}
-    return classes[config["class_name"]].from_config(config["config"])
+    name = config.get("class_name")
+    cls = classes.get(name) or (_CLASSES.get(name.lower()) if isinstance(name, str) else None)
+    if cls is None:
+        raise ValueError(f"{where}: unknown optimizer {name!r}; fastnn has {sorted(classes)}")
+    inner = config.get("config") or {}
+    if not isinstance(inner, dict):
+        raise ValueError(f"{where}: the config of optimizer {name!r} must be a dict")
+    return cls.from_config(inner)

@@ -325,13 +325,16 @@ class Layer:
 
     # ----------------------------------------------------------------- config
     def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
-        if self._declared_input_shape is not None:
-            config["input_shape"] = list(self._declared_input_shape)
-        return config
+        """Keras' base keys; subclasses add their own arguments (the input shape travels
+        in the model's InputLayer, as in Keras 3)."""
+        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
 
     @classmethod
     def from_config(cls, config):
+        config = dict(config)
+        dtype = config.get("dtype")
+        if isinstance(dtype, dict):          # Keras 3's DTypePolicy: {"class_name": ..., "config": {"name": ...}}
+            config["dtype"] = (dtype.get("config") or {}).get("name")
         return cls(**config)
 
     def __repr__(self):

@@ -157,7 +157,8 @@ class Conv2D(_Windowed, ActivatedLayer):
     def get_config(self):
         config = super().get_config()
         config.update(filters=self.filters, kernel_size=list(self.kernel_size), strides=list(self.strides),
-                      padding=self.padding, activation=self.activation.name, use_bias=self.use_bias,
+                      padding=self.padding, data_format="channels_last", dilation_rate=[1, 1],
+                      activation=self.activation.name, use_bias=self.use_bias,
                       kernel_initializer=_init.serialize(self.kernel_initializer),
                       bias_initializer=_init.serialize(self.bias_initializer))
         return config
@@ -198,5 +199,6 @@ class MaxPooling2D(_Windowed):
 
     def get_config(self):
         config = super().get_config()
-        config.update(pool_size=list(self.pool_size), strides=list(self.strides), padding=self.padding)
+        config.update(pool_size=list(self.pool_size), strides=list(self.strides), padding=self.padding,
+                      data_format="channels_last")
         return config

@@ -174,7 +174,7 @@ class Dropout(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(rate=self.rate, seed=self.seed)
+        config.update(rate=self.rate, seed=self.seed, noise_shape=None)
         return config
 
 
@@ -197,7 +197,28 @@ class InputLayer(Layer):
         return dout
 
     def get_config(self):
-        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+        return {"batch_shape": [None] + list(self.shape), "dtype": self.dtype, "sparse": False,
+                "ragged": False, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        """Keras 3 (``batch_shape``), Keras 2 (``batch_input_shape``) or fastnn (``shape``) configs."""
+        config = dict(config)
+        for key in ("batch_shape", "batch_input_shape"):
+            if key in config:
+                batch_shape = config.pop(key)
+                if not isinstance(batch_shape, (list, tuple)) or len(batch_shape) < 2:
+                    raise ValueError(f"InputLayer: {key} must list the batch axis and the sample axes, "
+                                     f"got {batch_shape!r}")
+                config["shape"] = list(batch_shape[1:])
+        for key in ("sparse", "ragged", "optional"):
+            if config.get(key):
+                raise ValueError(f"InputLayer: {key}=True inputs are not supported")
+            config.pop(key, None)
+        dtype = config.get("dtype")
+        if isinstance(dtype, dict):
+            config["dtype"] = (dtype.get("config") or {}).get("name")
+        return cls(**config)
 
 
 def Input(shape=None, batch_size=None, name=None, dtype=None, **kwargs):

@@ -25,8 +25,16 @@ def _column_sums(a):
 class BatchNormalization(Layer):
     """y = gamma * (x - mean) / sqrt(var + epsilon) + beta, per channel of ``axis``."""
 
-    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, **kwargs):
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
+                 moving_variance_initializer="ones", **kwargs):
         super().__init__(**kwargs)
+        where = f"BatchNormalization '{self.name}'"
+        self.beta_initializer = _init.get(beta_initializer, where=f"{where} beta_initializer")
+        self.gamma_initializer = _init.get(gamma_initializer, where=f"{where} gamma_initializer")
+        self.moving_mean_initializer = _init.get(moving_mean_initializer, where=f"{where} moving_mean_initializer")
+        self.moving_variance_initializer = _init.get(moving_variance_initializer,
+                                                     where=f"{where} moving_variance_initializer")
         if not isinstance(axis, (int, np.integer)):
             raise ValueError(f"BatchNormalization '{self.name}': axis must be one int, got {axis!r}")
         self.axis = int(axis)
@@ -46,11 +54,11 @@ class BatchNormalization(Layer):
         self._axis = axis
         channels = (input_shape[axis - 1],)
         if self.scale:
-            self.add_weight("gamma", channels, _init.Ones())
+            self.add_weight("gamma", channels, self.gamma_initializer)
         if self.center:
-            self.add_weight("beta", channels, _init.Zeros())
-        self.add_weight("moving_mean", channels, _init.Zeros(), trainable=False)
-        self.add_weight("moving_variance", channels, _init.Ones(), trainable=False)
+            self.add_weight("beta", channels, self.beta_initializer)
+        self.add_weight("moving_mean", channels, self.moving_mean_initializer, trainable=False)
+        self.add_weight("moving_variance", channels, self.moving_variance_initializer, trainable=False)
 
     def _to_2d(self, a):
         """(N, ..., C at self._axis, ...) -> (M, C) with the channel axis last."""
@@ -109,5 +117,9 @@ class BatchNormalization(Layer):
     def get_config(self):
         config = super().get_config()
         config.update(axis=self.axis, momentum=self.momentum, epsilon=self.epsilon,
-                      center=self.center, scale=self.scale)
+                      center=self.center, scale=self.scale,
+                      beta_initializer=_init.serialize(self.beta_initializer),
+                      gamma_initializer=_init.serialize(self.gamma_initializer),
+                      moving_mean_initializer=_init.serialize(self.moving_mean_initializer),
+                      moving_variance_initializer=_init.serialize(self.moving_variance_initializer))
         return config
