@@ -345,4 +345,8 @@ def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps=1e-7):
     _in_place("adam_update", param, grad, [m, v], float(lr_t), float(beta1), float(beta2), float(eps))
 
 
+# Channels_last kernels (depthwise convolution, average pooling): checks and dispatch in nhwc.py.
+from .nhwc import (avgpool_backward, avgpool_forward, depthwise_conv_backward,  # noqa: E402
+                   depthwise_conv_forward)
+
 __all__ = list(KERNEL_NAMES) + ["compiled_kernels", "missing_modules", "numpy_kernels"]
