@@ -92,8 +92,10 @@ def avgpool_backward(dout, input_shape, pool_h, pool_w, sh, sw, pad_top, pad_lef
     where = "AveragePooling2D.backward"
     dout = _nhwc(where, "dout", dout)
     try:
+        if isinstance(input_shape, (str, bytes)):
+            raise TypeError
         shape = tuple(int(s) for s in input_shape)
-    except TypeError:
+    except (TypeError, ValueError):
         raise TypeError(f"{where}: input_shape must be a tuple (N, H, W, C), got {input_shape!r}") from None
     if len(shape) != 4 or min(shape) < 1:
         raise ValueError(f"{where}: input_shape must be (N, H, W, C) with positive sizes, got {input_shape!r}")
