@@ -6,7 +6,9 @@ geometry it shares; so does AveragePooling2D, through ``_Windowed``.)
 AveragePooling2D runs on the channels_last kernels
 ``fastnn.kernels.avgpool_forward/backward``. With padding='same' each window
 averages only its cells inside the image (the padding is not counted), as
-in Keras.
+Keras documents and its TensorFlow and JAX backends compute. (Its torch
+backend, when the padding is uneven, pads by repeating the edge row/column
+and counts those cells; with even padding all agree.)
 """
 import numpy as np
 

@@ -134,9 +134,10 @@ class Resizing(Layer):
         elif self.pad_to_aspect_ratio:
             ph = max(H, int(W * th / tw))
             pw = max(W, int(H * tw / th))
+            # Keras pads the same amount on both sides (so an odd difference loses a row).
             top, left = int((ph - H) / 2), int((pw - W) / 2)
-            self._pad = (top, ph - H - top, left, pw - W - left)
-            H, W = ph, pw
+            self._pad = (top, top, left, left)
+            H, W = H + 2 * top, W + 2 * left
         self._Rh = _resample.resize_matrix(H, th, self.interpolation)
         self._Rw = _resample.resize_matrix(W, tw, self.interpolation)
 
@@ -375,8 +376,10 @@ class RandomContrast(_RandomLayer):
 
     out = clip((x - mean) * c + mean, *value_range), the mean per image and
     channel over height and width, c uniform in [1 - lower, 1 + upper];
-    factor f means lower = upper = f (Keras' documented rule), a pair
-    (lower, upper) gives both; values in [0, 1].
+    factor f means lower = upper = f (the rule Keras documents, and tf.keras 2's),
+    a pair (lower, upper) gives both; values in [0, 1]. (Keras 3.15's code
+    turns a single f into (0, f), i.e. draws c from [1, 1 + f] only; a pair
+    means the same in both.)
     """
 
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
