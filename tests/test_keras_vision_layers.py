@@ -125,6 +125,7 @@ GRAD_CASES = [
 @pytest.mark.parametrize("case_id, factory, shapes, training", GRAD_CASES, ids=[c[0] for c in GRAD_CASES])
 def test_gradients_match_numerical_gradients(float64, backend, case_id, factory, shapes, training):
     rng = np.random.default_rng(1)
+    keras.backend.set_random_seed(0)       # fixed initial weights: no ReLU input lands within h of its kink
     layer = factory()
     xs = [rng.uniform(-1, 1, s) for s in shapes]
     grad_check(layer, xs if len(xs) > 1 else xs[0], training=training)
