@@ -163,6 +163,27 @@ def test_resizing_crop_and_pad_to_aspect_ratio(float64):
     assert (out[:, :2] == -1).all() and (out[:, 6:] == -1).all()
 
 
+def test_image_layers_take_images_of_any_size(float64, rng):
+    """keras.Input(shape=(None, None, 3)) then Resizing: the usual start of a vision model."""
+    inputs = keras.Input(shape=(None, None, 3))
+    x = L.Rescaling(1 / 255)(inputs)
+    x = L.RandomFlip(seed=0)(x)
+    x = L.Resizing(6, 5)(x)
+    x = L.UpSampling2D(2, interpolation="bilinear")(x)
+    outputs = L.GlobalAveragePooling2D()(L.Conv2D(2, 3)(x))
+    model = keras.Model(inputs, outputs)
+    assert model.output_shape == (None, 2)
+    for shape in [(3, 9, 7, 3), (2, 4, 12, 3)]:
+        assert model.predict(rng.uniform(0, 255, shape), verbose=0).shape == (shape[0], 2)
+    model.compile(optimizer="sgd", loss="mse")
+    model.train_on_batch(rng.uniform(0, 255, (2, 8, 8, 3)), np.zeros((2, 2)))
+    grad_check(L.Resizing(3, 4), rng.uniform(-1, 1, (2, 5, 7, 2)))
+    layer = L.Resizing(3, 4, crop_to_aspect_ratio=True)
+    layer(keras.Input(shape=(None, None, 2)))
+    for shape in [(2, 5, 7, 2), (1, 9, 4, 2)]:
+        grad_check(layer, rng.uniform(-1, 1, shape))
+
+
 def test_random_layers_are_the_identity_outside_training(rng):
     x = img(rng, n=16).astype(np.float32)          # 16 images: some are always flipped/dropped
     for layer in (L.RandomFlip(seed=0), L.RandomRotation(0.3, seed=0), L.RandomZoom(0.3, seed=0),
@@ -431,6 +452,7 @@ def test_config_rebuilds_an_equal_layer(case_id, factory, shapes, training):
     (lambda: L.LeakyReLU(-0.1), r"negative_slope must be a number >= 0"),
     (lambda: L.Softmax(axis="last"), r"Softmax '.*': axis must be an int"),
     (lambda: L.LayerNormalization(axis=1.5), r"LayerNormalization '.*': axis must be"),
+    (lambda: L.LayerNormalization(rms_scaling=True), r"rms_scaling=True is not supported"),
     (lambda: L.DepthwiseConv2D(3, depth_multiplier=0), r"DepthwiseConv2D '.*': depth_multiplier must be a positive int"),
     (lambda: L.SeparableConv2D(0, 3), r"SeparableConv2D '.*': filters must be a positive int"),
     (lambda: L.SeparableConv2D(4, 3, dilation_rate=2), r"dilation_rate other than 1 is not supported"),

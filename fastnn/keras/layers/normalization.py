@@ -122,9 +122,14 @@ class LayerNormalization(Layer):
     Weights, in get_weights order: gamma, beta.
     """
 
-    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
-                 gamma_initializer="ones", **kwargs):
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
+                 beta_initializer="zeros", gamma_initializer="ones", **kwargs):
         super().__init__(**kwargs)
+        if rms_scaling:
+            raise ValueError(
+                f"LayerNormalization '{self.name}': rms_scaling=True is not supported (Keras deprecates it: "
+                f"it scales by the variance, not the root mean square)"
+            )
         axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
         if not axes or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
             raise ValueError(f"LayerNormalization '{self.name}': axis must be an int or a list of ints, got {axis!r}")
@@ -186,6 +191,6 @@ class LayerNormalization(Layer):
     def get_config(self):
         config = super().get_config()
         config.update(axis=self.axis, epsilon=self.epsilon, center=self.center, scale=self.scale,
-                      beta_initializer=_init.serialize(self.beta_initializer),
+                      rms_scaling=False, beta_initializer=_init.serialize(self.beta_initializer),
                       gamma_initializer=_init.serialize(self.gamma_initializer))
         return config

@@ -122,44 +122,52 @@ class Resizing(Layer):
 
     def build(self, input_shape):
         _check_image_rank(self, input_shape)
-        H, W = input_shape[0], input_shape[1]
+        self._plans = {}            # (H, W) -> geometry; H and W may be None until data comes
+
+    def _plan(self, H, W):
+        """(crop, pad, Rh, Rw) for H x W inputs: the crop or pad box, and the two 1-D resize matrices."""
+        if (H, W) in self._plans:
+            return self._plans[(H, W)]
         th, tw = self.height, self.width
-        self._crop = self._pad = None
+        crop = pad = None
+        h, w = H, W
         if self.crop_to_aspect_ratio:
             ch = max(min(H, int(W * th / tw)), 1)
             cw = max(min(W, int(H * tw / th)), 1)
-            top, left = int((H - ch) / 2), int((W - cw) / 2)
-            self._crop = (top, ch, left, cw)
-            H, W = ch, cw
+            crop = (int((H - ch) / 2), ch, int((W - cw) / 2), cw)
+            h, w = ch, cw
         elif self.pad_to_aspect_ratio:
-            ph = max(H, int(W * th / tw))
-            pw = max(W, int(H * tw / th))
             # Keras pads the same amount on both sides (so an odd difference loses a row).
-            top, left = int((ph - H) / 2), int((pw - W) / 2)
-            self._pad = (top, top, left, left)
-            H, W = H + 2 * top, W + 2 * left
-        self._Rh = _resample.resize_matrix(H, th, self.interpolation)
-        self._Rw = _resample.resize_matrix(W, tw, self.interpolation)
+            top = int((max(H, int(W * th / tw)) - H) / 2)
+            left = int((max(W, int(H * tw / th)) - W) / 2)
+            pad = (top, top, left, left)
+            h, w = H + 2 * top, W + 2 * left
+        plan = (crop, pad, _resample.resize_matrix(h, th, self.interpolation),
+                _resample.resize_matrix(w, tw, self.interpolation))
+        self._plans[(H, W)] = plan
+        return plan
 
     def forward(self, x, training=False):
-        if self._crop is not None:
-            top, ch, left, cw = self._crop
+        self._x_shape = x.shape
+        crop, pad, Rh, Rw = self._current = self._plan(x.shape[1], x.shape[2])
+        if crop is not None:
+            top, ch, left, cw = crop
             x = x[:, top:top + ch, left:left + cw]
-        elif self._pad is not None:
-            t, b, l, r = self._pad
+        elif pad is not None:
+            t, b, l, r = pad
             x = np.pad(x, [(0, 0), (t, b), (l, r), (0, 0)], constant_values=self.fill_value)
-        return _resample.resize_forward(x, self._Rh, self._Rw)
+        return _resample.resize_forward(x, Rh, Rw)
 
     def backward(self, dout):
-        d = _resample.resize_backward(dout, self._Rh, self._Rw)
-        if self._crop is not None:
-            top, ch, left, cw = self._crop
-            H, W = self.input_shape[0], self.input_shape[1]
-            dx = np.zeros((d.shape[0], H, W, d.shape[3]), dtype=d.dtype)
+        crop, pad, Rh, Rw = self._current
+        d = _resample.resize_backward(dout, Rh, Rw)
+        if crop is not None:
+            top, ch, left, cw = crop
+            dx = np.zeros(self._x_shape, dtype=d.dtype)
             dx[:, top:top + ch, left:left + cw] = d
             return dx
-        if self._pad is not None:
-            t, b, l, r = self._pad
+        if pad is not None:
+            t, b, l, r = pad
             return np.ascontiguousarray(d[:, t:d.shape[1] - b, l:d.shape[2] - r])
         return d
 

@@ -144,24 +144,26 @@ class UpSampling2D(Layer):
         H, W, C = input_shape
         return (None if H is None else H * self.size[0], None if W is None else W * self.size[1], C)
 
-    def build(self, input_shape):
-        _check_rank(self, input_shape)
-        if self.interpolation == "bilinear":
-            H, W = input_shape[0], input_shape[1]
-            self._Rh = _resample.resize_matrix(H, H * self.size[0], "bilinear")
-            self._Rw = _resample.resize_matrix(W, W * self.size[1], "bilinear")
+    def _matrices(self, H, W):
+        """The two 1-D bilinear resize matrices for H x W inputs (cached)."""
+        key = (H, W)
+        if getattr(self, "_mats_key", None) != key:
+            self._mats = (_resample.resize_matrix(H, H * self.size[0], "bilinear"),
+                          _resample.resize_matrix(W, W * self.size[1], "bilinear"))
+            self._mats_key = key
+        return self._mats
 
     def forward(self, x, training=False):
         if self.interpolation == "bilinear":
-            return _resample.resize_forward(x, self._Rh, self._Rw)
+            return _resample.resize_forward(x, *self._matrices(x.shape[1], x.shape[2]))
         sh, sw = self.size
         return np.ascontiguousarray(np.repeat(np.repeat(x, sh, axis=1), sw, axis=2))
 
     def backward(self, dout):
-        if self.interpolation == "bilinear":
-            return _resample.resize_backward(dout, self._Rh, self._Rw)
         sh, sw = self.size
         N, OH, OW, C = dout.shape
+        if self.interpolation == "bilinear":
+            return _resample.resize_backward(dout, *self._matrices(OH // sh, OW // sw))
         return np.ascontiguousarray(dout.reshape(N, OH // sh, sh, OW // sw, sw, C).sum(axis=(2, 4)))
 
     def get_config(self):
