@@ -456,6 +456,8 @@ def test_config_rebuilds_an_equal_layer(case_id, factory, shapes, training):
     (lambda: L.DepthwiseConv2D(3, depth_multiplier=0), r"DepthwiseConv2D '.*': depth_multiplier must be a positive int"),
     (lambda: L.SeparableConv2D(0, 3), r"SeparableConv2D '.*': filters must be a positive int"),
     (lambda: L.SeparableConv2D(4, 3, dilation_rate=2), r"dilation_rate other than 1 is not supported"),
+    (lambda: L.SeparableConv2D(4, 3, pointwise_regularizer="l2"), r"SeparableConv2D: pointwise_regularizer is not"),
+    (lambda: L.LayerNormalization(gamma_constraint="non_neg"), r"LayerNormalization: gamma_constraint is not"),
     (lambda: L.SpatialDropout2D(1.0), r"SpatialDropout2D '.*': rate must be a number in \[0, 1\)"),
     (lambda: L.Rescaling("big"), r"Rescaling '.*': scale must be a number"),
     (lambda: L.RandomFlip(foo=1), r"RandomFlip: unknown keyword argument\(s\) \['foo'\]"),

@@ -198,5 +198,6 @@ class MaxPooling2D(_Windowed):
 
     def get_config(self):
         config = super().get_config()
-        config.update(pool_size=list(self.pool_size), strides=list(self.strides), padding=self.padding)
+        config.update(pool_size=list(self.pool_size), strides=list(self.strides), padding=self.padding,
+                      data_format="channels_last")
         return config

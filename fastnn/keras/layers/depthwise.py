@@ -21,6 +21,18 @@ from .base import ActivatedLayer
 from .convolutional import _pair, _padding, _Windowed
 
 
+def _pop_unsupported(where, kwargs, names):
+    """Keras' regularizer/constraint arguments: accepted when None (as in Keras configs), else refused."""
+    for name in names:
+        if kwargs.pop(name, None) is not None:
+            raise ValueError(f"{where}: {name} is not supported (only None)")
+
+
+_DEPTHWISE_EXTRAS = ("depthwise_regularizer", "bias_regularizer", "activity_regularizer",
+                     "depthwise_constraint", "bias_constraint")
+_SEPARABLE_EXTRAS = _DEPTHWISE_EXTRAS + ("pointwise_regularizer", "pointwise_constraint")
+
+
 class _DepthwiseBase(_Windowed, ActivatedLayer):
     def _common(self, where, kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate):
         if data_format not in (None, "channels_last"):
@@ -59,6 +71,7 @@ class DepthwiseConv2D(_DepthwiseBase):
     def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
                  dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
                  bias_initializer="zeros", **kwargs):
+        _pop_unsupported("DepthwiseConv2D", kwargs, _DEPTHWISE_EXTRAS)
         super().__init__(**kwargs)
         where = f"DepthwiseConv2D '{self.name}'"
         self._common(where, kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate)
@@ -112,6 +125,7 @@ class SeparableConv2D(_DepthwiseBase):
                  dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
                  depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
                  bias_initializer="zeros", **kwargs):
+        _pop_unsupported("SeparableConv2D", kwargs, _SEPARABLE_EXTRAS)
         super().__init__(**kwargs)
         where = f"SeparableConv2D '{self.name}'"
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters < 1:

@@ -124,6 +124,9 @@ class LayerNormalization(Layer):
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
                  beta_initializer="zeros", gamma_initializer="ones", **kwargs):
+        for extra in ("beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint"):
+            if kwargs.pop(extra, None) is not None:
+                raise ValueError(f"LayerNormalization: {extra} is not supported (only None)")
         super().__init__(**kwargs)
         if rms_scaling:
             raise ValueError(

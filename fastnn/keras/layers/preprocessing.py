@@ -270,6 +270,13 @@ def _range(layer, what, factor, bounds, closed_low=True):
     return -f, f
 
 
+def _as_given(factor):
+    """A factor as the user gave it, in JSON form (Keras keeps these in the config)."""
+    if isinstance(factor, (list, tuple)):
+        return [float(f) for f in factor]
+    return None if factor is None else float(factor)
+
+
 class _AffineLayer(_RandomLayer):
     """Shared by the geometric layers: fill_mode, interpolation, the sparse warp."""
 
@@ -335,20 +342,20 @@ class RandomZoom(_AffineLayer):
                  seed=None, fill_value=0.0, **kwargs):
         super().__init__(fill_mode=fill_mode, interpolation=interpolation, seed=seed, fill_value=fill_value,
                          **kwargs)
-        self.height_factor = _range(self, "height_factor", height_factor, (-1.0, 1.0), closed_low=False)
-        self.width_factor = None if width_factor is None else \
+        self.height_factor, self.width_factor = _as_given(height_factor), _as_given(width_factor)
+        self._height_range = _range(self, "height_factor", height_factor, (-1.0, 1.0), closed_low=False)
+        self._width_range = None if width_factor is None else \
             _range(self, "width_factor", width_factor, (-1.0, 1.0), closed_low=False)
 
     def _transforms(self, N, H, W):
-        zy = 1.0 + self._rng.uniform(self.height_factor[0], self.height_factor[1], N)
-        zx = zy if self.width_factor is None else 1.0 + self._rng.uniform(*self.width_factor, N)
+        zy = 1.0 + self._rng.uniform(*self._height_range, N)
+        zx = zy if self._width_range is None else 1.0 + self._rng.uniform(*self._width_range, N)
         zero = np.zeros(N)
         return np.stack([zx, zero, (W - 1) / 2.0 * (1.0 - zx), zero, zy, (H - 1) / 2.0 * (1.0 - zy)], axis=1)
 
     def get_config(self):
         config = super().get_config()
-        config.update(height_factor=list(self.height_factor),
-                      width_factor=None if self.width_factor is None else list(self.width_factor))
+        config.update(height_factor=self.height_factor, width_factor=self.width_factor)
         return config
 
 
@@ -364,18 +371,19 @@ class RandomTranslation(_AffineLayer):
                  seed=None, fill_value=0.0, **kwargs):
         super().__init__(fill_mode=fill_mode, interpolation=interpolation, seed=seed, fill_value=fill_value,
                          **kwargs)
-        self.height_factor = _range(self, "height_factor", height_factor, (-1.0, 1.0))
-        self.width_factor = _range(self, "width_factor", width_factor, (-1.0, 1.0))
+        self.height_factor, self.width_factor = _as_given(height_factor), _as_given(width_factor)
+        self._height_range = _range(self, "height_factor", height_factor, (-1.0, 1.0))
+        self._width_range = _range(self, "width_factor", width_factor, (-1.0, 1.0))
 
     def _transforms(self, N, H, W):
-        dy = self._rng.uniform(*self.height_factor, N) * H
-        dx = self._rng.uniform(*self.width_factor, N) * W
+        dy = self._rng.uniform(*self._height_range, N) * H
+        dx = self._rng.uniform(*self._width_range, N) * W
         one, zero = np.ones(N), np.zeros(N)
         return np.stack([one, zero, -dx, zero, one, -dy], axis=1)
 
     def get_config(self):
         config = super().get_config()
-        config.update(height_factor=list(self.height_factor), width_factor=list(self.width_factor))
+        config.update(height_factor=self.height_factor, width_factor=self.width_factor)
         return config
 
 
