@@ -189,9 +189,13 @@ def test_random_layers_are_the_identity_outside_training(rng):
     for layer in (L.RandomFlip(seed=0), L.RandomRotation(0.3, seed=0), L.RandomZoom(0.3, seed=0),
                   L.RandomTranslation(0.2, 0.2, seed=0), L.RandomContrast(0.5, seed=0),
                   L.SpatialDropout2D(0.5, seed=0)):
-        np.testing.assert_array_equal(layer(x), x)
         np.testing.assert_array_equal(layer(x, training=False), x)
         assert not np.array_equal(layer(x, training=True), x), type(layer).__name__
+        # Called directly, Keras 3's image augmentation layers augment (training defaults to True);
+        # dropout does not.
+        assert np.array_equal(layer(x), x) == isinstance(layer, L.SpatialDropout2D), type(layer).__name__
+    model = keras.Sequential([keras.Input(shape=x.shape[1:]), L.RandomFlip(seed=0), L.RandomRotation(0.3)])
+    np.testing.assert_array_equal(model.predict(x, verbose=0), x)
 
 
 def test_random_layers_are_seeded(rng):
@@ -417,15 +421,15 @@ def test_config_rebuilds_an_equal_layer(case_id, factory, shapes, training):
     layer = factory()
     xs = [rng.uniform(-1, 1, s).astype(np.float32) for s in shapes]
     xs = xs if len(xs) > 1 else xs[0]
-    out = layer(xs)
+    out = layer(xs, training=False)
     config = layer.get_config()
     import json
     config = json.loads(json.dumps(config))                 # the config is plain JSON
     config["name"] = layer.name + "_copy"
     twin = type(layer).from_config(config)
-    twin(xs)
+    twin(xs, training=False)
     twin.set_weights(layer.get_weights())
-    np.testing.assert_array_equal(twin(xs), out)
+    np.testing.assert_array_equal(twin(xs, training=False), out)
     copy_config = twin.get_config()
     copy_config["name"] = layer.name
     assert copy_config == layer.get_config()

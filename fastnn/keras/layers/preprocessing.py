@@ -2,8 +2,10 @@
 
 ``Rescaling`` and ``Resizing`` act in training and at inference. The random
 layers (``RandomFlip``, ``RandomRotation``, ``RandomZoom``,
-``RandomTranslation``, ``RandomContrast``) change the images only when called
-with ``training=True`` (what ``fit`` does) and are the identity otherwise.
+``RandomTranslation``, ``RandomContrast``) change the images in training
+(``fit``, or a direct call ``layer(images)``: Keras 3 defaults their
+``training`` to True) and are the identity in ``predict``/``evaluate`` or
+with ``training=False``.
 Each draws from its own generator, seeded by ``seed=`` (or from
 ``keras.utils.set_random_seed`` when no seed is given), and saved with the
 model, so a run can be repeated.
@@ -182,7 +184,16 @@ class Resizing(Layer):
 
 # ------------------------------------------------------------------ random
 class _RandomLayer(Layer):
-    """Seeded generator, and identity outside training."""
+    """Seeded generator, and identity outside training.
+
+    Called directly on images, ``layer(images)``, the layer augments, as in
+    Keras 3 (its image layers' ``training`` defaults to True, so that they
+    can be mapped over a dataset); models pass ``training`` explicitly:
+    True in ``fit``, False in ``predict``/``evaluate``.
+    """
+
+    def __call__(self, inputs, training=True):
+        return super().__call__(inputs, training=training)
 
     def __init__(self, seed=None, data_format=None, **kwargs):
         super().__init__(**kwargs)
