@@ -206,7 +206,7 @@ def test_random_layers_are_seeded(rng):
         a, b = make(), make()
         np.testing.assert_array_equal(a(x, training=True), b(x, training=True))
         np.testing.assert_array_equal(a(x, training=True), b(x, training=True))
-    keras.utils.set_random_seed(3) if hasattr(keras.utils, "set_random_seed") else backend.set_random_seed(3)
+    keras.utils.set_random_seed(3)
     a = L.RandomRotation(0.3)
     backend.set_random_seed(3)
     b = L.RandomRotation(0.3)
@@ -622,3 +622,23 @@ def test_xception_from_scratch_builds_trains_and_saves(tmp_path):
     for a, b in zip(loaded.layers, model.layers):
         assert a.get_config() == b.get_config()
     loaded.fit(x[:32], y[:32], epochs=1, batch_size=32, verbose=0)      # and it trains on
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/usr/share/datasets/fashion-mnist").is_dir(),
+                    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+def test_image_classification_example_runs():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, str(root / "examples" / "keras_image_classification_from_scratch.py"),
+                           "--quick"], capture_output=True, text=True, env=env, timeout=600, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "separable_conv2d" in out and "global_average_pooling2d" in out and "add" in out
+    assert "reloaded model gives the same predictions: True" in out
+    import re
+    acc = float(re.search(r"test acc: ([0-9.]+)", out).group(1))
+    assert 0.0 <= acc <= 1.0
