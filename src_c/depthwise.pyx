@@ -14,12 +14,13 @@ one float dtype, every window touching the input), which is why the loops
 run without bounds checks.
 
 Threads: the forward pass splits the N*OH output rows; the backward pass
-splits the N images (each thread writes its own images' dx and its own copy
-of dK, summed at the end), so no two threads write the same memory.
+splits the N images (each image writes its own dx and its own share of dK,
+which are summed at the end in a fixed order), so no two threads write the
+same memory and the numbers do not depend on the thread count.
 """
 import numpy as np
 
-from cython.parallel cimport prange, threadid
+from cython.parallel cimport prange
 from cython cimport floating
 
 from fastnn import _backend
@@ -130,7 +131,7 @@ cdef void _backward(
     cdef Py_ssize_t N = x.shape[0], n
     with nogil:
         for n in prange(N, num_threads=threads, schedule="static"):
-            _backward_image(dout, x, K, dx, &dK_parts[threadid(), 0], n, sh, sw, pad_top, pad_left)
+            _backward_image(dout, x, K, dx, &dK_parts[n, 0], n, sh, sw, pad_top, pad_left)
 
 
 def depthwise_conv_forward(x, K, sh, sw, pad_top, pad_left, OH, OW):
@@ -149,12 +150,11 @@ def depthwise_conv_forward(x, K, sh, sw, pad_top, pad_left, OH, OW):
 def depthwise_conv_backward(dout, x, K, sh, sw, pad_top, pad_left):
     """dout (N, OH, OW, C*M) -> (dx (N, H, W, C), dK (kh, kw, C, M)). Arguments must already be validated."""
     cdef int threads = _backend.threads_for(dout.size * K.shape[0] * K.shape[1] * 2, PARALLEL_MIN_WORK)
-    threads = max(1, min(threads, x.shape[0]))
     dx = np.zeros(x.shape, dtype=x.dtype)
-    parts = np.zeros((threads, K.size), dtype=x.dtype)
+    parts = np.zeros((x.shape[0], K.size), dtype=x.dtype)     # dK per image
     if x.dtype == np.float64:
         _backward[double](dout, x, K, dx, parts, sh, sw, pad_top, pad_left, threads)
     else:
         _backward[float](dout, x, K, dx, parts, sh, sw, pad_top, pad_left, threads)
-    dK = parts[0] if threads == 1 else parts.sum(axis=0)
+    dK = parts.sum(axis=0)
     return dx, dK.reshape(K.shape)

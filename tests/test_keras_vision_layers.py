@@ -521,6 +521,26 @@ def test_nhwc_kernels_compiled_match_numpy(dtype, window, strides, pads):
             np.testing.assert_allclose(g, r, **tol)
 
 
+def test_nhwc_kernels_do_not_depend_on_the_thread_count():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((16, 20, 18, 32))          # large enough to run threaded
+    K = rng.standard_normal((3, 3, 32, 2))
+    d = rng.standard_normal((16, 10, 9, 64))
+    results = []
+    with fastnn.use_backend("cython"):
+        for n in (1, 2):
+            previous = fastnn.set_num_threads(n)
+            try:
+                results.append([fastnn.kernels.depthwise_conv_forward(x, K, 2, 2, 0, 0, 10, 9),
+                                *fastnn.kernels.depthwise_conv_backward(d, x, K, 2, 2, 0, 0),
+                                fastnn.kernels.avgpool_forward(x, 3, 3, 2, 2, 1, 1, 10, 9),
+                                fastnn.kernels.avgpool_backward(d[..., :32], x.shape, 3, 3, 2, 2, 1, 1)])
+            finally:
+                fastnn.set_num_threads(previous)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("call, exc, pattern", [
     (lambda k: k.depthwise_conv_forward(np.ones((2, 4, 4)), np.ones((3, 3, 1, 1)), 1, 1, 0, 0, 2, 2),
      ValueError, r"DepthwiseConv2D.forward: input must be 4-D"),
