@@ -479,6 +479,7 @@ def test_bad_arguments_raise_clear_errors(make, pattern):
     (lambda: L.DepthwiseConv2D(3), (4, 4), r"DepthwiseConv2D '.*': expects samples of shape"),
     (lambda: L.Softmax(axis=3), (4, 4), r"Softmax '.*': axis 3 is out of range"),
     (lambda: L.LayerNormalization(axis=0), (4, 4), r"the batch axis 0 cannot be normalised over"),
+    (lambda: L.LayerNormalization(), (4, None), r"LayerNormalization '.*': the normalised axes \[2\] .* known sizes"),
 ])
 def test_bad_input_shapes_raise_clear_errors(layer, shape, pattern):
     with pytest.raises(ValueError, match=pattern):

@@ -157,6 +157,11 @@ class LayerNormalization(Layer):
             full.append(a % ndim)
         self._axes = tuple(sorted(set(full)))
         shape = tuple(input_shape[a - 1] for a in self._axes)
+        if None in shape:
+            raise ValueError(
+                f"LayerNormalization '{self.name}': the normalised axes {list(self._axes)} of inputs of shape "
+                f"{(None,) + tuple(input_shape)} must have known sizes"
+            )
         self._bshape = tuple(input_shape[a - 1] if a in self._axes else 1 for a in range(1, ndim))
         if self.scale:
             self.add_weight("gamma", shape, self.gamma_initializer)
