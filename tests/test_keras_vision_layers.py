@@ -6,6 +6,13 @@ trained and saved.
 
 Comparisons against real Keras 3 live in test_keras_vision_vs_keras.py
 (keras imports slowly)."""
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -23,10 +30,6 @@ def float64():
     keras.backend.set_floatx("float32")
 
 
-def _run(layer, xs, training):
-    return layer(xs if isinstance(xs, list) else xs, training=training)
-
-
 def grad_check(layer, xs, training=False, seed=0, rtol=1e-6, atol=1e-8):
     """Input gradients and weight gradients of ``layer`` vs central differences of sum(out * g)."""
     rng = np.random.default_rng(seed)
@@ -37,7 +40,7 @@ def grad_check(layer, xs, training=False, seed=0, rtol=1e-6, atol=1e-8):
     def forward():
         if state is not None:                 # the same random draw at every evaluation
             layer._rng = backend.rng_from_state(state)
-        return _run(layer, xs if many else xs[0], training)
+        return layer(xs if many else xs[0], training=training)
 
     out = forward()
     g = rng.standard_normal(out.shape)
@@ -423,7 +426,6 @@ def test_config_rebuilds_an_equal_layer(case_id, factory, shapes, training):
     xs = xs if len(xs) > 1 else xs[0]
     out = layer(xs, training=False)
     config = layer.get_config()
-    import json
     config = json.loads(json.dumps(config))                 # the config is plain JSON
     config["name"] = layer.name + "_copy"
     twin = type(layer).from_config(config)
@@ -645,13 +647,9 @@ def test_xception_from_scratch_builds_trains_and_saves(tmp_path):
     loaded.fit(x[:32], y[:32], epochs=1, batch_size=32, verbose=0)      # and it trains on
 
 
-@pytest.mark.skipif(not __import__("pathlib").Path("/usr/share/datasets/fashion-mnist").is_dir(),
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
                     reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
 def test_image_classification_example_runs():
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
     root = Path(__file__).resolve().parents[1]
     env = dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, str(root / "examples" / "keras_image_classification_from_scratch.py"),
@@ -660,6 +658,5 @@ def test_image_classification_example_runs():
     out = proc.stdout
     assert "separable_conv2d" in out and "global_average_pooling2d" in out and "add" in out
     assert "reloaded model gives the same predictions: True" in out
-    import re
     acc = float(re.search(r"test acc: ([0-9.]+)", out).group(1))
     assert 0.0 <= acc <= 1.0
