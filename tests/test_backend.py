@@ -250,7 +250,7 @@ def test_missing_compiled_module_falls_back_with_one_warning():
     # Simulate an install where no compiled module can be imported.
     code = (
         "import sys, warnings, json\n"
-        "for m in ('im2col', 'conv', 'pool', 'dense', 'softmax', 'elementwise'):\n"
+        f"for m in {tuple(kernels.COMPILED_MODULES)!r}:\n"
         "    sys.modules['fastnn._ext.' + m] = None\n"
         "import numpy as np, fastnn\n"
         "from fastnn import kernels\n"

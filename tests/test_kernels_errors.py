@@ -120,6 +120,11 @@ CASES = [
     ("momentum-int-param", "momentum_update", (i64(3), f64(3), f64(3), 0.1, 0.9), TypeError, r"Momentum.update: parameters must be float32/float64"),
     ("adam-m-shape", "adam_update", (f64(3), f64(3), f64(2), f64(3), 0.1, 0.9, 0.999), ValueError, r"Adam.update: m must have shape \(3,\), got \(2,\)"),
     ("adam-v-int", "adam_update", (f64(3), f64(3), f64(3), i64(3), 0.1, 0.9, 0.999), TypeError, r"Adam.update: v must be float32 or float64"),
+    # --- channels_last depthwise convolution and average pooling (more in test_keras_vision_layers.py)
+    ("dwconv-rank", "depthwise_conv_forward", (f64(4, 4, 2), f64(3, 3, 2, 1), 1, 1, 0, 0, 2, 2), ValueError, r"DepthwiseConv2D.forward: input must be 4-D"),
+    ("dwconvb-kernel", "depthwise_conv_backward", (f64(1, 2, 2, 2), f64(1, 4, 4, 2), f64(3, 3, 3, 1), 1, 1, 0, 0), ValueError, r"DepthwiseConv2D.backward: kernel must have shape \(kh, kw, 2, M\)"),
+    ("avgpool-int", "avgpool_forward", (i64(1, 4, 4, 2), 2, 2, 2, 2, 0, 0, 2, 2), TypeError, r"AveragePooling2D.forward: input must be float32 or float64"),
+    ("avgpoolb-outside", "avgpool_backward", (f64(1, 5, 2, 2), (1, 4, 4, 2), 2, 2, 2, 2, 0, 0), ValueError, r"AveragePooling2D.backward: output 5x2 .* has windows outside the input 4x4"),
 ]
 
 

@@ -22,13 +22,14 @@ from . import _checks as chk
 from . import numpy_kernels
 
 #: Compiled modules in fastnn._ext; each may define any of KERNEL_NAMES.
-COMPILED_MODULES = ("im2col", "conv", "pool", "dense", "softmax", "elementwise")
+COMPILED_MODULES = ("im2col", "conv", "pool", "dense", "softmax", "elementwise", "depthwise", "avgpool")
 
 KERNEL_NAMES = (
     "im2col", "col2im", "conv_forward", "conv_backward",
     "maxpool_forward", "maxpool_backward", "affine_forward", "affine_backward",
     "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
     "relu_forward", "relu_backward", "sgd_update", "momentum_update", "adam_update",
+    "depthwise_conv_forward", "depthwise_conv_backward", "avgpool_forward", "avgpool_backward",
 )
 
 _compiled = {}          # kernel name -> compiled function
@@ -369,5 +370,9 @@ def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps=1e-7):
     grad, m, v = _update_args("Adam.update", param, ("grad", grad), ("m", m), ("v", v))
     _in_place("adam_update", param, grad, [m, v], float(lr_t), float(beta1), float(beta2), float(eps))
 
+
+# Channels_last kernels (depthwise convolution, average pooling): checks and dispatch in nhwc.py.
+from .nhwc import (avgpool_backward, avgpool_forward, depthwise_conv_backward,  # noqa: E402
+                   depthwise_conv_forward)
 
 __all__ = list(KERNEL_NAMES) + ["compiled_kernels", "missing_modules", "numpy_kernels"]

@@ -236,3 +236,8 @@ def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps=1e-7):
     m += (1 - beta1) * (grad - m)
     v += (1 - beta2) * (grad ** 2 - v)
     param -= lr_t * m / (np.sqrt(v) + eps)
+
+
+# The channels_last kernels (depthwise convolution, average pooling) live in their own file.
+from .numpy_nhwc import (avgpool_backward, avgpool_forward, depthwise_conv_backward,  # noqa: E402,F401
+                         depthwise_conv_forward)
