@@ -23,7 +23,12 @@ import numpy as np
 
 from .. import backend
 from . import _resample
-from .base import Layer
+from .base import KerasTensor, Layer
+
+
+def _symbolic(inputs):
+    items = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+    return any(isinstance(x, KerasTensor) for x in items)
 
 
 def _check_image_rank(layer, input_shape):
@@ -192,7 +197,11 @@ class _RandomLayer(Layer):
     True in ``fit``, False in ``predict``/``evaluate``.
     """
 
-    def __call__(self, inputs, training=True):
+    def __call__(self, inputs, training=None):
+        # On arrays the default is to augment; on symbolic tensors (building a
+        # model) the model's fit/predict decides, so leave it open.
+        if training is None and not _symbolic(inputs):
+            training = True
         return super().__call__(inputs, training=training)
 
     def __init__(self, seed=None, data_format=None, **kwargs):
