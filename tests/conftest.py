@@ -24,6 +24,16 @@ def backend(request):
         yield request.param
 
 
+@pytest.fixture(autouse=True)
+def _fresh_dataset_notices():
+    """Each test sees the once-per-process SampleDataWarning and retries unreachable mirrors."""
+    from fastnn.datasets import download, loader
+
+    loader._SAMPLE_WARNED.clear()
+    download._UNREACHABLE.clear()
+    yield
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
