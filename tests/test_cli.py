@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import fastnn
+from child import NEUTRAL_CWD, child_env
 from fastnn import cli, runner
 from fastnn.datasets import SampleDataWarning, load_mnist
 
@@ -31,9 +32,9 @@ def offline(monkeypatch):
 
 def run_cli(args):
     """``python -m fastnn ARGS`` in a subprocess: (exit status, stdout, stderr)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), FASTNN_OFFLINE="1", MPLBACKEND="Agg")
+    env = child_env(FASTNN_OFFLINE="1", MPLBACKEND="Agg")
     proc = subprocess.run([sys.executable, "-m", "fastnn", *args], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=300)
+                          env=env, cwd=NEUTRAL_CWD, timeout=300)
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -270,11 +271,11 @@ def test_errors_in_a_subprocess_have_no_traceback():
 
 
 def test_ctrl_c_in_a_real_run_stops_between_steps_and_saves(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), FASTNN_OFFLINE="1", PYTHONUNBUFFERED="1")
+    env = child_env(FASTNN_OFFLINE="1", PYTHONUNBUFFERED="1")
     out_dir = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "fastnn", "train", "--net", "two_layer", "--quick",
                              "--epochs", "1000", "--no-plot", "--output", str(out_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=NEUTRAL_CWD)
     try:
         lines = []
         for line in proc.stdout:  # wait for the first finished epoch

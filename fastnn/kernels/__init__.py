@@ -61,8 +61,8 @@ class KernelFallbackWarning(RuntimeWarning):
 
 #: How to get the compiled kernels, for messages.
 HOW_TO_COMPILE = ("to get them, install a C compiler (Debian/Ubuntu: apt-get install build-essential "
-                  "python3-dev) and reinstall fastnn (pip install --force-reinstall --no-cache-dir "
-                  "--no-binary fastnn fastnn, or pip install . in its checkout)")
+                  "python3-dev) and reinstall fastnn from its source (in its folder: "
+                  "pip install --force-reinstall --no-cache-dir .)")
 
 
 def fallback_message():
