@@ -75,3 +75,21 @@ def shared_data():
         pytest.skip(f"no real data at {SHARED_DATA} (set FASTNN_TEST_DATA to a folder with "
                     "mnist/ and book/ to run this test)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def book_files_in_cache(shared_data):
+    """The book's parameter files placed in this test run's private user cache, where
+    ``fastnn.pretrained.fetch`` finds them (no download)."""
+    import shutil
+
+    from fastnn import pretrained
+
+    sources = {"sample_network": "ch03_sample_weight.pkl", "simple_convnet": "simple_convnet_params.pkl",
+               "deep_convnet": "deep_convnet_params.pkl"}
+    pretrained.cache_dir().mkdir(parents=True, exist_ok=True)
+    for name, filename in sources.items():
+        target = pretrained.cached_path(name)
+        if not target.is_file():
+            shutil.copyfile(shared_data / "book" / filename, target)
+    yield pretrained.cache_dir()

@@ -36,7 +36,7 @@ def test_every_chapter_has_an_example():
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
-def test_example_runs_in_quick_mode(script, tmp_path, shared_data):
+def test_example_runs_in_quick_mode(script, tmp_path, shared_data, book_files_in_cache):
     pytest.importorskip("matplotlib")
     env = child_env(FASTNN_OFFLINE="1", MPLBACKEND="Agg")
     proc = subprocess.run([sys.executable, str(script), "--quick", "--output", str(tmp_path)],
