@@ -217,7 +217,8 @@ def main(argv=None):
     except MemoryError as exc:
         if _traceback_wanted():
             raise
-        _error(where, _about_file(args, f"not enough memory ({exc or 'MemoryError'})"))
+        _error(where, _about_file(args, "not enough memory (MemoryError"
+                                        + (f": {exc})" if str(exc) else ")")))
     except KeyboardInterrupt:
         sys.stderr.write(f"\n{where}: interrupted\n")
         return 130

@@ -165,9 +165,31 @@ def infer_net(params):
                      f"{[params[f'W{i}'].shape for i in range(1, n + 1)]}; name it with --net")
 
 
+_WEIGHT_NDIMS = {"simple_convnet": [4, 2, 2], "deep_convnet": [4] * 6 + [2, 2]}
+
+
+def _check_weight_shapes(name, W):
+    """The weights' ranks and sizes fit network ``name``, else a ValueError saying what came."""
+    shapes = [tuple(w.shape) for w in W]
+    if not W:
+        raise ValueError(f"no weights W1, W2, ... for {_TITLES.get(name, name)}")
+    expected = _WEIGHT_NDIMS.get(name)
+    ndims = [len(s) for s in shapes]
+    if expected is not None and ndims != expected:
+        raise ValueError(f"weights shaped {shapes} are not {_TITLES[name]}'s ({len(expected)} weights "
+                         f"of ranks {expected}); name the right network with --net")
+    if expected is None and any(d != 2 for d in ndims):
+        raise ValueError(f"weights shaped {shapes} are not {_TITLES.get(name, name)}'s (all 2-D "
+                         "matrices); name the right network with --net")
+    for i, s in enumerate(shapes, start=1):
+        if 0 in s:
+            raise ValueError(f"weight W{i} has shape {s}: a network needs every size >= 1")
+
+
 def _config_from_params(name, params):
     """Constructor arguments that give parameters of the shapes in ``params``."""
     W = [params[f"W{i}"] for i in range(1, _layer_count(params) + 1)]
+    _check_weight_shapes(name, W)
     if name == "two_layer":
         return {"input_size": W[0].shape[0], "hidden_size": W[0].shape[1], "output_size": W[1].shape[1]}
     if name == "multi_layer":
