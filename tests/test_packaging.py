@@ -121,3 +121,22 @@ def test_a_failed_module_is_never_replaced_by_a_stale_build(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert not [n for n in names if n.endswith(suffix)], names
     assert not stale.exists()
+
+
+def test_ci_script_removes_its_temporary_venv_however_it_ends(tmp_path):
+    """.ci/run with a python3 that creates the venv folder (with a large file) and then fails:
+    the script stops, and its temporary folder is gone."""
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    (shims / "python3").write_text('#!/bin/sh\n[ "$1 $2" = "-m venv" ] && mkdir -p "$3" && '
+                                   'head -c 1000000 /dev/zero > "$3/big"\nexit 1\n')
+    (shims / "apt-get").write_text("#!/bin/sh\nexit 1\n")
+    for shim in shims.iterdir():
+        shim.chmod(0o755)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, PATH=f"{shims}{os.pathsep}{os.environ['PATH']}", TMPDIR=str(tmp))
+    proc = subprocess.run(["bash", str(ROOT / ".ci" / "run")], capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert proc.returncode != 0
+    assert list(tmp.iterdir()) == []
