@@ -140,3 +140,26 @@ def test_ci_script_removes_its_temporary_venv_however_it_ends(tmp_path):
                           timeout=60)
     assert proc.returncode != 0
     assert list(tmp.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_sdist_builds_without_warnings_and_holds_what_the_tests_need(tmp_path):
+    pytest.importorskip("build", reason="the 'build' package makes the sdist")
+    tree = _copy_of_the_tree(tmp_path)
+    env = dict(os.environ, FASTNN_EXTENSIONS="softmax")       # cythonize one module only: quicker
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "-o",
+                           str(tmp_path / "dist"), str(tree)],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    output = proc.stdout + proc.stderr
+    for bad in ("Deprecat", "no files found matching", "SetuptoolsWarning", "License classifiers"):
+        assert bad not in output, f"the sdist build says {bad!r}:\n{output[-3000:]}"
+    import tarfile
+    sdist, = (tmp_path / "dist").glob("fastnn-*.tar.gz")
+    names = {n.split("/", 1)[1] for n in tarfile.open(sdist).getnames() if "/" in n}
+    for needed in ("CHANGELOG.md", "LICENSE", "docs/conf.py", "docs/index.rst", "fastnn/_version.py",
+                   "tests/child.py", "tests/test_readme.py", "src_c/softmax.pyx", ".ci/run",
+                   "docs/learning_curves.png"):
+        assert needed in names, needed
+    assert not [n for n in names if n.endswith((".so", ".c"))]
