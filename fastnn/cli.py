@@ -4,6 +4,7 @@
     fastnn train --net two_layer --epochs 5 --optimizer sgd --lr 0.1
     fastnn evaluate fastnn-output/simple_convnet.npz
     fastnn evaluate deep_convnet_params.pkl      # the book's pretrained parameters
+    fastnn evaluate --pretrained deep_convnet    # ... fetched into the user cache on request
     fastnn info                        # version, backend, compiled kernels, BLAS, threads
     fastnn bench --quick               # the benchmark report (fastnn.benchmark)
 
@@ -33,13 +34,14 @@ from . import runner
 
 __all__ = ["main", "build_parser"]
 
-
-def pretrained_names():
-    from .pretrained import PRETRAINED
-    return PRETRAINED.keys()
-
 DEFAULT_OUTPUT = "fastnn-output"
 _DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+
+
+def pretrained_names():
+    """Names ``fastnn evaluate --pretrained`` accepts (the book's published parameter files)."""
+    from .pretrained import PRETRAINED
+    return PRETRAINED.keys()
 
 
 class CommandError(Exception):
