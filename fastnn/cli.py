@@ -600,6 +600,7 @@ def _load_data(args, flatten):
     loader = datasets.load_mnist if args.dataset == "mnist" else datasets.load_fashion_mnist
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
         raise CommandError(f"--data-dir: no such directory: {args.data_dir}")
+    user_offline = os.environ.get("FASTNN_OFFLINE")
     with _offline_unless(args.download), warnings.catch_warnings():
         # The CLI says itself when the bundled sample is used.
         warnings.simplefilter("ignore", datasets.SampleDataWarning)
@@ -607,7 +608,11 @@ def _load_data(args, flatten):
             return loader(normalize=True, flatten=flatten, path=args.data_dir)
         except datasets.DatasetNotFoundError as exc:
             # The whole message: where fastnn looked, why each place failed, how to provide the files.
-            details = str(exc).split(": ", 1)[-1].split("\n", 1)
+            text = str(exc)
+            if not args.download and user_offline is None:  # the CLI itself kept it offline
+                text = text.replace("download: skipped because FASTNN_OFFLINE is set",
+                                    "download: not tried (fastnn downloads only with --download)")
+            details = text.split(": ", 1)[-1].split("\n", 1)
             rest = details[1] if len(details) > 1 else ""
             hint = "" if args.download else " (add --download to fetch it)"
             raise CommandError(

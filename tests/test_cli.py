@@ -353,7 +353,10 @@ def test_missing_fashion_mnist_shows_where_it_looked_and_how_to_get_it(tmp_path,
     assert err.startswith("fastnn train: error: Fashion-MNIST not found (add --download to fetch it). "
                           "Looked at:\n  - cache: ")
     assert f"system: {tmp_path / 'usr-share'} (no such directory)" in err
-    assert "download: skipped because FASTNN_OFFLINE is set" in err
+    assert "download: skipped because FASTNN_OFFLINE is set" in err     # the test's own setting
+    monkeypatch.delenv("FASTNN_OFFLINE")
+    assert cli.main(["train", "--dataset", "fashion_mnist", "--quick"]) == 2
+    assert "download: not tried (fastnn downloads only with --download)" in capsys.readouterr().err
     assert "How to provide Fashion-MNIST" in err
     assert "On Debian/Ubuntu: apt-get install dataset-fashion-mnist" in err
 
