@@ -226,13 +226,15 @@ def load_raw(spec, path=None, *, where, sample=None, stacklevel=4):
         _LAST_REPORT[spec.name] = details
         if not _SAMPLE_WARNED:  # one line per process; the details on request
             _SAMPLE_WARNED.append(where)
-            why = ("FASTNN_OFFLINE is set" if _offline()
-                   else "the full set is not on this machine and the download failed")
+            if _offline():
+                why, get = "FASTNN_OFFLINE is set", "unset FASTNN_OFFLINE to download it"
+            else:
+                why, get = ("the full set is not on this machine and the download failed",
+                            "connect to the network")
             warnings.warn(
                 SampleDataWarning(
                     f"{served}: {why}. Put the four files in {sources.cache_root() / spec.name} "
-                    "or connect to the network; fastnn.datasets.lookup_report() has the details",
-                    details),
+                    f"or {get}; fastnn.datasets.lookup_report() has the details", details),
                 stacklevel=stacklevel,
             )
         return DatasetSplits(*arrays, source=sample_dir, origin="sample", is_sample=True)
