@@ -328,6 +328,7 @@ def _run_files(out_dir, net_name):
 def _prepare_output(out_dir, net_name, overwrite):
     """Create ``out_dir`` and check, before any training, that the run's files can be written
     there and would not replace an earlier run's (unless ``overwrite``)."""
+    created = not os.path.isdir(out_dir)
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as exc:
@@ -338,6 +339,10 @@ def _prepare_output(out_dir, net_name, overwrite):
             pass
     except OSError as exc:
         raise CommandError(f"--output {out_dir}: cannot write there ({exc.strerror or exc})") from None
+    finally:
+        if created:  # made again when the files are saved: a failed run leaves no empty folder
+            with contextlib.suppress(OSError):
+                os.rmdir(out_dir)
     earlier = [path for path in _run_files(out_dir, net_name) if os.path.exists(path)]
     if earlier and not overwrite:
         raise CommandError(
@@ -373,6 +378,7 @@ def _stop_between_steps():
 
 def _save_run(out_dir, net_name, model, run, args, lr, epochs, dtype, data, test_acc=None):
     """Write the parameters, a description of the run, the history and the curves."""
+    os.makedirs(out_dir, exist_ok=True)
     stem = os.path.join(out_dir, net_name)
     files = [model.save(stem + ".npz")]
     meta = {

@@ -348,7 +348,9 @@ def test_missing_fashion_mnist_shows_where_it_looked_and_how_to_get_it(tmp_path,
     monkeypatch.setattr(fashion_mnist, "SPEC", dataclasses.replace(fashion_mnist.SPEC, system_dirs=(
         str(tmp_path / "usr-share"),)))
     monkeypatch.delenv("FASTNN_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
     assert cli.main(["train", "--dataset", "fashion_mnist", "--quick"]) == 2
+    assert not (tmp_path / "fastnn-output").exists()       # a failed run leaves no empty folder
     err = capsys.readouterr().err
     assert err.startswith("fastnn train: error: Fashion-MNIST not found (add --download to fetch it). "
                           "Looked at:\n  - cache: ")
