@@ -11,6 +11,9 @@ Environment switches (all optional):
 
 If a module cannot be compiled (no compiler, say), the install still succeeds
 and fastnn runs those kernels on its NumPy fallback, with one warning at import.
+A module that failed is never replaced by an older build of it (a stale copy in
+build/ is deleted), and the shipped modules carry no debug information
+(compiled with -g0, linked with -s) unless FASTNN_DEBUG_BUILD is set.
 """
 import glob
 import os
@@ -54,7 +57,10 @@ def _extensions():
         opt = ["/O2"]
     else:
         # -fno-math-errno lets GCC vectorise sqrt/exp loops (we never read errno).
-        opt = ["-O3", "-fno-math-errno", "-fno-strict-aliasing"] + ([] if debug else ["-DNDEBUG"])
+        opt = ["-O3", "-fno-math-errno", "-fno-strict-aliasing"] + ([] if debug else ["-DNDEBUG", "-g0"])
+    # Strip the symbol tables and debug sections at link time (the wheel's .so files
+    # were 10.6 MB with them); macOS' linker has no -s, so strip only where it does.
+    strip = [] if debug or sys.platform in ("win32", "darwin") else ["-s"]
     extensions = []
     for src in sources:
         name = os.path.splitext(os.path.basename(src))[0]
@@ -65,7 +71,7 @@ def _extensions():
                 include_dirs=["src_c"],
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
                 extra_compile_args=opt + omp_compile,
-                extra_link_args=omp_link,
+                extra_link_args=omp_link + strip,
             )
         )
     directives = {
@@ -80,19 +86,33 @@ def _extensions():
 
 
 class OptionalBuildExt(build_ext):
-    """build_ext that warns instead of failing when a kernel cannot be compiled."""
+    """build_ext that warns instead of failing when a kernel cannot be compiled.
+
+    A module that failed is removed from the build output, so that an older
+    build of it left in build/ (or in the tree, with --inplace) is never
+    installed in its place: it runs on the NumPy fallback, as the warning says.
+    """
 
     def run(self):
         try:
             super().run()
         except Exception as exc:  # no compiler at all
             self._warn("the compiled kernels", exc)
+            for ext in self.extensions:
+                self._remove_stale(ext)
 
     def build_extension(self, ext):
         try:
             super().build_extension(ext)
         except Exception as exc:  # this module failed; the others may still build
             self._warn(ext.name, exc)
+            self._remove_stale(ext)
+
+    def _remove_stale(self, ext):
+        path = self.get_ext_fullpath(ext.name)
+        if os.path.exists(path):
+            os.remove(path)
+            print(f"fastnn: removed {path}, an older build of {ext.name}", file=sys.stderr)
 
     @staticmethod
     def _warn(what, exc):

@@ -7,14 +7,14 @@ The book's code gets 0.9352 on the 10,000 test images; so does this.
 
     python examples/ch03_forward_pass.py [--weights ch03_sample_weight.pkl] [--quick] [--output DIR]
 
-Without --weights the file is looked for in ../shared/data/book/ beside the
-repository (where the book's files are kept for fastnn's tests).
+Without --weights the book's file is fetched once into the user cache
+(``fastnn.pretrained.fetch("sample_network")``: SHA-256 checked; offline, the
+message says where to put it).
 """
 import argparse
 import os
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 
@@ -22,7 +22,6 @@ from fastnn.datasets import SampleDataWarning, load_mnist
 from fastnn.functions import relu, sigmoid, step_function
 from fastnn.nets import SampleNetwork
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "book" / "ch03_sample_weight.pkl"
 
 
 def plot_activations(out_dir):
@@ -46,7 +45,8 @@ def plot_activations(out_dir):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="the book's sample_weight.pkl")
+    parser.add_argument("--weights", default=None,
+                        help="the book's sample_weight.pkl (default: fetched into the user cache)")
     parser.add_argument("--output", default=os.path.join("out", "ch03"), help="directory for the plot")
     parser.add_argument("--quick", action="store_true", help="(runs in seconds either way)")
     args = parser.parse_args(argv)
@@ -56,6 +56,13 @@ def main(argv=None):
     print(f"x = {x}: step {step_function(x)}, sigmoid {np.round(sigmoid(x), 4)}, relu {relu(x)}")
     plot_activations(args.output)
 
+    if args.weights is None:
+        from fastnn import pretrained
+        try:
+            args.weights = str(pretrained.fetch("sample_network"))
+        except (OSError, ValueError) as exc:
+            print(f"The book's sample weights are not available: {exc}", file=sys.stderr)
+            return 2
     if not os.path.isfile(args.weights):
         print(f"The book's sample weights were not found at {args.weights}.\n"
               "Pass the path of sample_weight.pkl (from the book's repository, ch03/) with --weights.",

@@ -7,8 +7,10 @@ trained on all 60,000 images. With the book's trained parameters
 book's own figure); this example evaluates them and shows the misclassified
 digits with their predicted and true labels.
 
-Without the book's file it trains DeepConvNet briefly on the MNIST sample
-instead (much lower accuracy; the full training takes hours in NumPy).
+Without --params the book's file is fetched once into the user cache
+(``fastnn.pretrained.fetch("deep_convnet")``, SHA-256 checked). When it cannot
+be had (offline), it trains DeepConvNet briefly on the MNIST sample instead
+(much lower accuracy; the full training takes hours in NumPy).
 
     python examples/ch08_deep_convnet.py [--params deep_convnet_params.pkl] [--quick] [--output DIR]
 """
@@ -16,7 +18,6 @@ import argparse
 import os
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
@@ -24,7 +25,6 @@ from fastnn.datasets import SampleDataWarning, load_mnist
 from fastnn.nets import DeepConvNet
 from fastnn.optimizer import Adam
 
-DEFAULT_PARAMS = Path(__file__).resolve().parents[2] / "shared" / "data" / "book" / "deep_convnet_params.pkl"
 
 
 def predict_labels(network, x, batch_size=200):
@@ -34,7 +34,8 @@ def predict_labels(network, x, batch_size=200):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default=str(DEFAULT_PARAMS), help="the book's deep_convnet_params.pkl")
+    parser.add_argument("--params", default=None,
+                        help="the book's deep_convnet_params.pkl (default: fetched into the user cache)")
     parser.add_argument("--quick", action="store_true", help="1,000 test images (or a few training steps)")
     parser.add_argument("--output", default=os.path.join("out", "ch08"), help="directory for the plot")
     args = parser.parse_args(argv)
@@ -47,6 +48,13 @@ def main(argv=None):
         x_test, t_test = x_test[:1000], t_test[:1000]
 
     network = DeepConvNet(dtype=np.float32, rng=np.random.default_rng(0))
+    if args.params is None:
+        from fastnn import pretrained
+        try:
+            args.params = str(pretrained.fetch("deep_convnet"))
+        except (OSError, ValueError) as exc:
+            print(f"(not available: {exc})")
+            args.params = str(pretrained.cached_path("deep_convnet"))
     if os.path.isfile(args.params):
         network.load_params(args.params)
         print(f"loaded the book's trained parameters from {args.params}")

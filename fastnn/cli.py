@@ -4,11 +4,14 @@
     fastnn train --net two_layer --epochs 5 --optimizer sgd --lr 0.1
     fastnn evaluate fastnn-output/simple_convnet.npz
     fastnn evaluate deep_convnet_params.pkl      # the book's pretrained parameters
+    fastnn evaluate --pretrained deep_convnet    # ... fetched into the user cache on request
     fastnn info                        # version, backend, compiled kernels, BLAS, threads
     fastnn bench --quick               # the benchmark report (fastnn.benchmark)
 
-Bad input (a missing file, an unknown network, a negative learning rate)
-ends with a one-line message on stderr and exit status 2.
+Bad input (a missing file, an unknown network, a negative learning rate, a
+parameter file that does not fit, not enough memory) ends with a one-line
+message on stderr naming the file and the problem, and exit status 2
+(``FASTNN_TRACEBACK=1`` shows the traceback instead).
 """
 import argparse
 import contextlib
@@ -33,6 +36,12 @@ __all__ = ["main", "build_parser"]
 
 DEFAULT_OUTPUT = "fastnn-output"
 _DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+
+
+def pretrained_names():
+    """Names ``fastnn evaluate --pretrained`` accepts (the book's published parameter files)."""
+    from .pretrained import PRETRAINED
+    return PRETRAINED.keys()
 
 
 class CommandError(Exception):
@@ -117,6 +126,9 @@ def build_parser():
                        help="seed of the initial weights and the mini-batch order (default: %(default)s)")
     train.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR",
                        help="directory for the parameters, history and plot (default: %(default)s)")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the files of an earlier run of the same network in --output "
+                            "(without it, such files are kept and the command stops before training)")
     train.add_argument("--eval-samples", type=_positive_int, default=2000, metavar="N",
                        help="measure the per-epoch accuracies on the first N training and test "
                             "images (default: %(default)s; the final test accuracy uses all)")
@@ -132,7 +144,11 @@ def build_parser():
         description="Accuracy of saved parameters (.npz from 'fastnn train', or the book's .pkl) "
                     "on a test set, with the confusion matrix.",
     )
-    evaluate.add_argument("params", metavar="PARAMS", help="a .npz or .pkl parameter file")
+    evaluate.add_argument("params", metavar="PARAMS", nargs="?", default=None,
+                          help="a .npz or .pkl parameter file")
+    evaluate.add_argument("--pretrained", choices=tuple(sorted(pretrained_names())), default=None,
+                          help="evaluate the book's published parameters of this network instead "
+                               "(downloaded once into the user cache, SHA-256 checked)")
     evaluate.add_argument("--net", choices=runner.EVAL_NET_NAMES, default=None,
                           help="network the parameters belong to (default: read from the file "
                                "beside it written by 'fastnn train', else inferred from the "
@@ -185,9 +201,11 @@ def main(argv=None):
         args = parser.parse_args(argv)
     where = f"fastnn {args.command}"
     try:
-        if getattr(args, "backend", None):
-            fastnn.set_backend(args.backend)
-        return args.func(args) or 0
+        with warnings.catch_warnings():
+            if getattr(args, "backend", None):
+                fastnn.set_backend(args.backend)
+            _note_fallback(args)
+            return args.func(args) or 0
     except BrokenPipeError:  # e.g. 'fastnn evaluate ... | head': the reader left; stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -197,16 +215,48 @@ def main(argv=None):
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         _error(where, f"{exc.strerror or exc}: {exc.filename}" if exc.filename else exc)
     except (ValueError, TypeError, OSError, pickle.UnpicklingError, ImportError) as exc:
-        _error(where, exc)
+        _error(where, _about_file(args, exc))
+    except MemoryError as exc:
+        if _traceback_wanted():
+            raise
+        _error(where, _about_file(args, "not enough memory (MemoryError"
+                                        + (f": {exc})" if str(exc) else ")")))
     except KeyboardInterrupt:
         sys.stderr.write(f"\n{where}: interrupted\n")
         return 130
+    except Exception as exc:  # a file that fits none of the checks above: still one line, exit 2
+        if _traceback_wanted():
+            raise
+        _error(where, _about_file(args, f"{type(exc).__name__}: {exc}"))
     return 2
+
+
+def _traceback_wanted():
+    return os.environ.get("FASTNN_TRACEBACK", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _about_file(args, problem):
+    """``problem``, prefixed with the file the command read when the text does not name it."""
+    text = " ".join(str(problem).split()) if "\n" not in str(problem).strip() else str(problem).strip()
+    path = getattr(args, "params", None) if args.command == "evaluate" else None
+    if path and path not in text:
+        return f"{path}: {text}"
+    return text
 
 
 def _error(where, message):
     message = str(message).strip() or "failed"
     sys.stderr.write(f"{where}: error: {message}\n")
+
+
+def _note_fallback(args):
+    """On the NumPy fallback, say so in one plain line (instead of a Python warning)."""
+    from .kernels import KernelFallbackWarning, fallback_message
+
+    warnings.simplefilter("ignore", KernelFallbackWarning)
+    if args.command in ("train", "evaluate", "bench") and fastnn.get_backend() == "cython":
+        if not fastnn.kernels.compiled_kernels():
+            sys.stderr.write(fallback_message() + "\n")
 
 
 # --------------------------------------------------------------------------
@@ -219,6 +269,7 @@ def cmd_train(args):
     dtype = np.dtype(args.dtype)
     out_dir = args.output
     args.dataset = args.dataset or "mnist"
+    _prepare_output(out_dir, net_name, args.overwrite)
 
     data = _load_data(args, flatten=runner.wants_flat_input(net_name))
     (x_train, t_train), (x_test, t_test) = data
@@ -228,7 +279,6 @@ def cmd_train(args):
         x_train, t_train = x_train[:args.train_samples], t_train[:args.train_samples]
     x_train, x_test = x_train.astype(dtype, copy=False), x_test.astype(dtype, copy=False)
 
-    os.makedirs(out_dir, exist_ok=True)
     model = runner.build(net_name, dtype=dtype, seed=args.seed, input_shape=x_train.shape[1:])
     print(f"fastnn train: {model.title} on {_describe_data(args.dataset, data, len(x_train), len(x_test))}")
     print(f"  {args.optimizer} lr={lr:g} ({args.schedule}), batch {args.batch_size}, {epochs} epoch(s), "
@@ -256,7 +306,8 @@ def cmd_train(args):
                 bar.start(f"epoch {epoch}/{epochs}", run.steps_per_epoch)
                 bar.finish(run.train_epoch(on_step=on_step))
             train_time = time.perf_counter() - start
-            test_acc = run.accuracy(x_test, t_test)
+        # The final test pass runs with Python's own Ctrl-C: it stops at once.
+        test_acc = run.accuracy(x_test, t_test)
     except KeyboardInterrupt:
         bar.interrupt()
         print(f"interrupted after {run.steps_done} step(s); saving what was trained")
@@ -274,6 +325,36 @@ def cmd_train(args):
     for path in files:
         print(f"  saved {path}")
     return 0 if test_acc is not None else 130
+
+
+def _run_files(out_dir, net_name):
+    stem = os.path.join(out_dir, net_name)
+    return [stem + suffix for suffix in (".npz", ".json", "_history.csv", "_curves.png")]
+
+
+def _prepare_output(out_dir, net_name, overwrite):
+    """Create ``out_dir`` and check, before any training, that the run's files can be written
+    there and would not replace an earlier run's (unless ``overwrite``)."""
+    created = not os.path.isdir(out_dir)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(f"--output {out_dir}: cannot create the directory ({exc.strerror or exc})") from None
+    try:  # a real write: permissions, read-only file systems, a full disk
+        import tempfile
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as exc:
+        raise CommandError(f"--output {out_dir}: cannot write there ({exc.strerror or exc})") from None
+    finally:
+        if created:  # made again when the files are saved: a failed run leaves no empty folder
+            with contextlib.suppress(OSError):
+                os.rmdir(out_dir)
+    earlier = [path for path in _run_files(out_dir, net_name) if os.path.exists(path)]
+    if earlier and not overwrite:
+        raise CommandError(
+            f"{earlier[0]} is from an earlier run; it is kept. Add --overwrite to replace that run's "
+            f"files, or choose a new folder with --output DIR")
 
 
 @contextlib.contextmanager
@@ -317,6 +398,7 @@ def _save_run(out_dir, net_name, model, run, args, lr, epochs, dtype, data, test
     Only finite parameters reach here (cmd_train checks): a diverged run
     never replaces a good parameter file.
     """
+    os.makedirs(out_dir, exist_ok=True)
     stem = os.path.join(out_dir, net_name)
     files = [model.save(_params_path(out_dir, net_name))]
     meta = {
@@ -421,6 +503,13 @@ class ProgressBar:
 # fastnn evaluate
 # --------------------------------------------------------------------------
 def cmd_evaluate(args):
+    if (args.params is None) == (args.pretrained is None):
+        raise CommandError("give a parameter file (PARAMS) or --pretrained NAME, not both"
+                           if args.params else "give a parameter file (PARAMS) or --pretrained NAME")
+    if args.pretrained:
+        from .pretrained import fetch
+        args.params = str(fetch(args.pretrained))
+        args.net = args.net or args.pretrained
     path = args.params
     if not os.path.isfile(path):
         raise CommandError(f"no such parameter file: {path}")
@@ -481,7 +570,8 @@ def cmd_info(args):
         print(json.dumps(info, indent=2, default=str))
         return 0
     print(f"fastnn {info['version']} (Python {sys.version.split()[0]}, NumPy {np.__version__})")
-    print(f"backend:  {info['backend']}")
+    selected = "" if info["running"] == info["backend"] else f" (selected: {info['backend']})"
+    print(f"backend:  {info['running']}{selected} -- {info['why']}")
     compiled = info.get("compiled") or []
     print(f"compiled kernels ({len(compiled)}): {', '.join(compiled) if compiled else 'none'}")
     if info.get("numpy_only"):
@@ -530,15 +620,24 @@ def _load_data(args, flatten):
     loader = datasets.load_mnist if args.dataset == "mnist" else datasets.load_fashion_mnist
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
         raise CommandError(f"--data-dir: no such directory: {args.data_dir}")
+    user_offline = os.environ.get("FASTNN_OFFLINE")
     with _offline_unless(args.download), warnings.catch_warnings():
         # The CLI says itself when the bundled sample is used.
         warnings.simplefilter("ignore", datasets.SampleDataWarning)
         try:
             return loader(normalize=True, flatten=flatten, path=args.data_dir)
         except datasets.DatasetNotFoundError as exc:
+            # The whole message: where fastnn looked, why each place failed, how to provide the files.
+            text = str(exc)
+            if not args.download and user_offline is None:  # the CLI itself kept it offline
+                text = text.replace("download: skipped because FASTNN_OFFLINE is set",
+                                    "download: not tried (fastnn downloads only with --download)")
+            details = text.split(": ", 1)[-1].split("\n", 1)
+            rest = details[1] if len(details) > 1 else ""
+            hint = "" if args.download else " (add --download to fetch it)"
             raise CommandError(
-                f"{args.dataset} not found{'' if args.download else ' (add --download to fetch it)'}"
-                f": {str(exc).splitlines()[0]}"
+                f"{_DATASET_TITLES[args.dataset]} not found{hint}. Looked at:\n{rest}"
+                if rest.startswith("  - ") else f"{_DATASET_TITLES[args.dataset]} not found{hint}: {str(exc)}"
             ) from None
 
 
@@ -564,7 +663,12 @@ def _describe_backend():
     info = fastnn.backend_info()
     n_compiled = len(info.get("compiled") or [])
     n_all = n_compiled + len(info.get("numpy_only") or [])
-    return f"compiled kernels ({n_compiled}/{n_all}), {info['threads']} threads"
+    if n_compiled == 0:
+        return "NumPy kernels (the compiled ones are not built: see 'fastnn info')"
+    if n_compiled < n_all:
+        return (f"compiled kernels ({n_compiled}/{n_all}; the others on NumPy: see 'fastnn info'), "
+                f"{info['threads']} threads")
+    return f"compiled kernels, {info['threads']} threads"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -41,9 +41,11 @@ class Perceptron:
     ``w`` (D,) weights, ``b`` bias, ``errors_`` the number of misclassified
     samples in each epoch. Targets are 0 or 1.
 
-    For each sample x with target y, in order:
+    For each sample x with target y, in order::
+
         y_hat = 1 if w . x + b > 0 else 0
         w += eta * (y - y_hat) * x;   b += eta * (y - y_hat)
+
     Nothing changes for a correct prediction. On linearly separable data
     (AND, OR) this stops making mistakes after finitely many steps; on XOR
     it never does.

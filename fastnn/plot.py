@@ -38,10 +38,31 @@ _WRONG_COLOR = "tab:red"
 _RIGHT_COLOR = "black"
 
 
+_FIGURE_CLASS = []
+
+
+def _figure_class():
+    """matplotlib's Figure plus ``_repr_png_``: IPython/Jupyter shows a returned figure
+    inline as a picture even when pyplot (and its inline backend) was never loaded."""
+    if not _FIGURE_CLASS:
+        import io
+
+        from matplotlib.figure import Figure
+
+        class InlineFigure(Figure):
+            def _repr_png_(self):
+                buf = io.BytesIO()
+                self.savefig(buf, format="png", dpi=self.dpi)
+                return buf.getvalue()
+
+        _FIGURE_CLASS.append(InlineFigure)
+    return _FIGURE_CLASS[0]
+
+
 def _new_figure(where, figsize):
     """A Figure attached to the Agg canvas (renders to files, never opens a window)."""
     try:
-        from matplotlib.figure import Figure
+        Figure = _figure_class()
         from matplotlib.backends.backend_agg import FigureCanvasAgg
     except ImportError:
         raise ImportError(

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import fastnn
+from child import NEUTRAL_CWD, child_env
 from fastnn import kernels
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,12 +22,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run_python(code, **env_vars):
     """Run ``code`` in a fresh interpreter with extra environment variables; return stdout."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("FASTNN_BACKEND", "FASTNN_NUM_THREADS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
-    env.update(env_vars)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env = child_env(**env_vars)
+    for k in ("FASTNN_BACKEND", "FASTNN_NUM_THREADS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY"):
+        if k not in env_vars:
+            env.pop(k, None)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                          cwd=str(REPO), timeout=120)
+                          cwd=NEUTRAL_CWD, timeout=120)
     return proc
 
 
@@ -195,8 +196,10 @@ def test_the_backend_decides_which_implementation_runs(rng):
 # --------------------------------------------------------------------------
 def test_backend_info_keys_and_values():
     info = fastnn.backend_info()
-    assert set(info) == {"version", "backend", "compiled", "numpy_only", "missing_modules",
-                         "openmp", "threads", "blas"}
+    assert set(info) == {"version", "backend", "running", "why", "compiled", "numpy_only",
+                         "missing_modules", "openmp", "threads", "blas"}
+    if info["backend"] == "cython":
+        assert info["running"] == ("cython" if not info["numpy_only"] else "cython+numpy")
     assert info["version"] == fastnn.__version__
     assert info["backend"] == fastnn.get_backend()
     assert sorted(info["compiled"] + info["numpy_only"]) == sorted(kernels.KERNEL_NAMES)
@@ -206,7 +209,10 @@ def test_backend_info_keys_and_values():
     for lib in info["blas"]:
         assert {"internal_api", "version", "num_threads", "filepath"} <= set(lib)
     with fastnn.use_backend("numpy"):
-        assert fastnn.backend_info()["backend"] == "numpy"
+        info = fastnn.backend_info()
+        assert info["backend"] == info["running"] == "numpy"
+        chosen_by = "FASTNN_BACKEND=numpy" if os.environ.get("FASTNN_BACKEND") == "numpy" else "set_backend('numpy')"
+        assert info["why"] == f"the NumPy kernels were chosen ({chosen_by})"
 
 
 # --------------------------------------------------------------------------
@@ -292,3 +298,40 @@ def test_compiled_results_do_not_depend_on_the_thread_count(rng):
                 fastnn.set_num_threads(previous)
     for one, two in zip(*results):
         np.testing.assert_array_equal(one, two)
+
+
+NO_COMPILED_KERNELS = (
+    "import sys\n"
+    "for m in ('im2col', 'conv', 'pool', 'dense', 'softmax', 'elementwise'):\n"
+    "    sys.modules['fastnn._ext.' + m] = None\n"
+)
+
+
+def test_without_compiled_kernels_every_report_says_numpy_runs_why_and_how_to_fix(tmp_path):
+    code = NO_COMPILED_KERNELS + (
+        "import json, warnings, numpy as np, fastnn\n"
+        "from fastnn import cli, kernels\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    kernels.relu_forward(np.ones(3))\n"
+        "w = caught[0]\n"
+        "print(json.dumps({'category': w.category.__name__, 'file': w.filename,\n"
+        "                  'info': fastnn.backend_info()}))\n"
+        "cli.main(['info'])\n"
+        f"cli.main(['train', '--net', 'two_layer', '--quick', '--no-plot', '--output', {str(tmp_path)!r}])\n"
+    )
+    proc = run_python(code, FASTNN_BACKEND="cython", FASTNN_OFFLINE="1")
+    assert proc.returncode == 0, proc.stderr
+    first, rest = proc.stdout.split("\n", 1)
+    result = json.loads(first)
+    assert result["category"] == "KernelFallbackWarning"
+    assert result["file"] == "<string>"          # the user's line, not one of fastnn's
+    info = result["info"]
+    assert (info["backend"], info["running"]) == ("cython", "numpy")
+    assert "compiled kernels are not built" in info["why"] and "apt-get install build-essential" in info["why"]
+    # fastnn info: which backend runs, why, how to get the compiled one
+    assert "backend:  numpy (selected: cython) -- the NumPy fallback: the compiled kernels are not built" in rest
+    # fastnn train: one plain line on stderr before the header; the header says NumPy
+    assert proc.stderr.startswith("fastnn: running on the NumPy kernels (slower, same numbers)")
+    assert len(proc.stderr.strip().splitlines()) == 1 and "warnings.warn" not in proc.stderr
+    assert "NumPy kernels (the compiled ones are not built: see 'fastnn info')" in rest

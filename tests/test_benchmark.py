@@ -290,3 +290,18 @@ def test_time_implementations_waits_after_a_threaded_blas_entry(blocks, monkeypa
         assert order == ["blas"] * 3 + ["sleep 0.25"] + ["own"] * 3
     else:                                # the warm-up calls, then the repeats take turns
         assert order == ["blas", "own"] + ["blas", "sleep 0.25", "own"] * 2
+
+
+def test_default_output_never_touches_the_tracked_results(tmp_path, monkeypatch, capsys):
+    # a checkout: bench/RESULTS.md is the file the README quotes
+    (tmp_path / "bench").mkdir()
+    tracked = tmp_path / "bench" / "RESULTS.md"
+    tracked.write_text("the full run\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(TINY + ["--quick", "--only", "softmax-CE forward"]) == 0
+    assert tracked.read_text() == "the full run\n"
+    report = (tmp_path / "fastnn-output" / "benchmark.md").read_text()
+    assert "softmax-CE forward" in report
+    assert "wrote fastnn-output/benchmark.md" in capsys.readouterr().out
+    assert main(TINY + ["--quick", "--only", "softmax-CE forward", "--output", "-"]) == 0
+    assert "softmax-CE forward" in capsys.readouterr().out      # '-': the report on stdout

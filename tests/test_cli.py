@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import fastnn
+from child import NEUTRAL_CWD, child_env
 from fastnn import cli, runner
 from fastnn.datasets import SampleDataWarning, load_mnist
 
@@ -31,9 +32,9 @@ def offline(monkeypatch):
 
 def run_cli(args):
     """``python -m fastnn ARGS`` in a subprocess: (exit status, stdout, stderr)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), FASTNN_OFFLINE="1", MPLBACKEND="Agg")
+    env = child_env(FASTNN_OFFLINE="1", MPLBACKEND="Agg")
     proc = subprocess.run([sys.executable, "-m", "fastnn", *args], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=300)
+                          env=env, cwd=NEUTRAL_CWD, timeout=300)
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -270,11 +271,11 @@ def test_errors_in_a_subprocess_have_no_traceback():
 
 
 def test_ctrl_c_in_a_real_run_stops_between_steps_and_saves(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), FASTNN_OFFLINE="1", PYTHONUNBUFFERED="1")
+    env = child_env(FASTNN_OFFLINE="1", PYTHONUNBUFFERED="1")
     out_dir = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "fastnn", "train", "--net", "two_layer", "--quick",
                              "--epochs", "1000", "--no-plot", "--output", str(out_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=NEUTRAL_CWD)
     try:
         lines = []
         for line in proc.stdout:  # wait for the first finished epoch
@@ -292,3 +293,143 @@ def test_ctrl_c_in_a_real_run_stops_between_steps_and_saves(tmp_path):
     assert meta["epochs_done"] >= 1 and meta["test_accuracy"] is None
     assert len(_read_history(out_dir / "two_layer_history.csv")) == meta["epochs_done"]
     assert sorted(np.load(out_dir / "two_layer.npz").files) == ["W1", "W2", "b1", "b2"]
+
+
+# --------------------------------------------------------------------------
+# A newcomer's first hour: version, runs kept, clean one-line failures
+# --------------------------------------------------------------------------
+def test_version_is_the_package_metadata(capsys):
+    import importlib.metadata
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["--version"])
+    assert caught.value.code == 0
+    assert capsys.readouterr().out == f"fastnn {fastnn.__version__}\n"
+    from fastnn._version import __version__
+    assert fastnn.__version__ == __version__
+    assert 'version = {attr = "fastnn._version.__version__"}' in (ROOT / "pyproject.toml").read_text()
+    try:
+        installed = importlib.metadata.version("fastnn")
+    except importlib.metadata.PackageNotFoundError:
+        return
+    assert installed == fastnn.__version__
+
+
+def test_a_second_run_keeps_the_first_runs_files(tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["train", "--net", "two_layer", "--quick", "--no-plot", "--output", str(out)]
+    assert cli.main(args) == 0
+    first = (out / "two_layer.npz").read_bytes()
+    assert cli.main(args + ["--seed", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"fastnn train: error: {out / 'two_layer.npz'} is from an earlier run; it is kept. "
+                   "Add --overwrite to replace that run's files, or choose a new folder with --output DIR\n")
+    assert (out / "two_layer.npz").read_bytes() == first
+    assert cli.main(args + ["--seed", "1", "--overwrite"]) == 0
+    assert (out / "two_layer.npz").read_bytes() != first
+    assert f"saved {out / 'two_layer.npz'}" in capsys.readouterr().out
+
+
+def test_an_unwritable_output_is_found_before_training(tmp_path, capsys, monkeypatch):
+    trained = []
+    monkeypatch.setattr(runner.Run, "train_epoch", lambda self, **kw: trained.append(1))
+    (tmp_path / "file").write_text("")
+    assert cli.main(["train", "--quick", "--output", str(tmp_path / "file" / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"fastnn train: error: --output {tmp_path / 'file' / 'out'}: cannot create")
+    assert err.count("\n") == 1 and not trained
+
+
+def test_missing_fashion_mnist_shows_where_it_looked_and_how_to_get_it(tmp_path, monkeypatch, capsys):
+    import dataclasses
+
+    from fastnn.datasets import fashion_mnist, sources
+    monkeypatch.setattr(sources, "cache_root", lambda: tmp_path / "cache")
+    monkeypatch.setattr(sources, "legacy_cache_root", lambda: tmp_path / "legacy")
+    monkeypatch.setattr(fashion_mnist, "SPEC", dataclasses.replace(fashion_mnist.SPEC, system_dirs=(
+        str(tmp_path / "usr-share"),)))
+    monkeypatch.delenv("FASTNN_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["train", "--dataset", "fashion_mnist", "--quick"]) == 2
+    assert not (tmp_path / "fastnn-output").exists()       # a failed run leaves no empty folder
+    err = capsys.readouterr().err
+    assert err.startswith("fastnn train: error: Fashion-MNIST not found (add --download to fetch it). "
+                          "Looked at:\n  - cache: ")
+    assert f"system: {tmp_path / 'usr-share'} (no such directory)" in err
+    assert "download: skipped because FASTNN_OFFLINE is set" in err     # the test's own setting
+    monkeypatch.delenv("FASTNN_OFFLINE")
+    assert cli.main(["train", "--dataset", "fashion_mnist", "--quick"]) == 2
+    assert "download: not tried (fastnn downloads only with --download)" in capsys.readouterr().err
+    assert "How to provide Fashion-MNIST" in err
+    assert "On Debian/Ubuntu: apt-get install dataset-fashion-mnist" in err
+
+
+def _two_layer_params(tmp_path):
+    path = tmp_path / "two_layer.npz"
+    rng = np.random.default_rng(0)
+    np.savez(path, W1=rng.standard_normal((784, 20)), b1=np.zeros(20), W2=rng.standard_normal((20, 10)),
+             b2=np.zeros(10))
+    return path
+
+
+def _one_line_error(capsys, command="evaluate"):
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"fastnn {command}: error: "), err
+    return err
+
+
+def test_parameters_of_another_network_are_one_line(tmp_path, capsys):
+    path = _two_layer_params(tmp_path)
+    assert cli.main(["evaluate", str(path), "--net", "simple_convnet"]) == 2
+    err = _one_line_error(capsys)
+    assert err == (f"fastnn evaluate: error: {path}: weights shaped [(784, 20), (20, 10)] are not "
+                   "SimpleConvNet's (3 weights of ranks [4, 2, 2]); name the right network with --net\n")
+
+
+def test_simple_convnet_with_zero_filters_is_one_line(tmp_path, capsys):
+    path = tmp_path / "zero.npz"
+    np.savez(path, W1=np.zeros((0, 1, 5, 5)), b1=np.zeros(0), W2=np.zeros((0, 100)), b2=np.zeros(100),
+             W3=np.zeros((100, 10)), b3=np.zeros(10))
+    assert cli.main(["evaluate", str(path)]) == 2
+    assert str(path) in _one_line_error(capsys)
+
+
+def test_a_sidecar_that_is_a_list_is_one_line(tmp_path, capsys):
+    path = _two_layer_params(tmp_path)
+    (tmp_path / "two_layer.json").write_text("[1, 2]")
+    assert cli.main(["evaluate", str(path)]) == 2
+    assert str(tmp_path / "two_layer") in _one_line_error(capsys)
+
+
+def test_memory_error_is_one_line(tmp_path, capsys, monkeypatch):
+    import fastnn.io
+
+    def exhausted(path, *args, **kwargs):
+        raise MemoryError()
+    monkeypatch.setattr(fastnn.io, "load_params", exhausted)
+    path = _two_layer_params(tmp_path)
+    assert cli.main(["evaluate", str(path)]) == 2
+    assert _one_line_error(capsys) == f"fastnn evaluate: error: {path}: not enough memory (MemoryError)\n"
+
+
+CTRL_C_IN_FINAL_PASS = """
+import os, signal, sys, time
+from fastnn import cli, runner
+
+def final_pass(self, x, t):      # the final test pass: Ctrl-C arrives while it runs
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(30)
+    return 1.0
+
+runner.Run.accuracy = final_pass
+sys.exit(cli.main(["train", "--net", "two_layer", "--quick", "--no-plot", "--output", sys.argv[1]]))
+"""
+
+
+def test_ctrl_c_during_the_final_test_pass_stops_too(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", CTRL_C_IN_FINAL_PASS, str(tmp_path / "run")],
+                          capture_output=True, text=True, env=child_env(FASTNN_OFFLINE="1"),
+                          cwd=NEUTRAL_CWD, timeout=25)
+    assert proc.returncode == 130, proc.stderr
+    assert "saving what was trained" in proc.stdout and "Traceback" not in proc.stderr
+    assert json.loads((tmp_path / "run" / "two_layer.json").read_text())["test_accuracy"] is None

@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import http.server
 import pickle
+import re
 import socket
 import threading
 import warnings
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fastnn.datasets import lookup_report
 from fastnn.datasets import (
     DatasetNotFoundError,
     SampleDataWarning,
@@ -312,8 +314,9 @@ def test_corrupt_download_is_rejected_and_not_cached(tmp_path, monkeypatch, isol
 def test_corrupt_mnist_download_falls_back_to_the_sample(tmp_path, monkeypatch, isolated, server):
     bad = NAMES["test_labels"]
     serve_dataset(server, tmp_path, monkeypatch, mnist, corrupt={bad})
-    with pytest.warns(SampleDataWarning, match=r"(?s)t10k-labels-idx1-ubyte.gz.*hash"):
+    with pytest.warns(SampleDataWarning) as record:
         result = load_mnist()
+    assert re.search(r"(?s)t10k-labels-idx1-ubyte.gz.*hash", record[0].message.details)
     assert result.is_sample
     assert bad not in cache_listing(isolated, "mnist")
     assert len(cache_listing(isolated, "mnist")) == 3  # the good files are kept
@@ -398,7 +401,13 @@ def test_bundled_sample_is_served_with_a_warning(shared_data):
                       r"10,000 test images\), NOT the full MNIST \(60,000 \+ 10,000\)") as record:
         result = load_mnist()
     assert record[0].filename == __file__  # the warning points at the caller
-    assert "How to provide MNIST" in str(record[0].message)
+    message = str(record[0].message)
+    assert "\n" not in message and "How to provide" not in message  # one line; details on request
+    assert "How to provide MNIST" in record[0].message.details
+    assert record[0].message.details == lookup_report("mnist")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")     # once per process: no second warning
+        assert load_mnist().is_sample
     (x, t), (xt, tt) = result
     assert result.is_sample and result.origin == "sample"
     assert x.shape == (5000, 784) and xt.shape == (10000, 784) and x.dtype == np.float32
@@ -463,3 +472,25 @@ def test_full_fashion_mnist_from_the_debian_package(monkeypatch):
     # Fashion-MNIST is balanced: 6,000 training and 1,000 test images per class
     assert np.bincount(y).tolist() == [6000] * 10
     assert np.bincount(yt).tolist() == [1000] * 10
+
+
+def test_an_unreachable_mirror_is_not_retried_on_every_call(monkeypatch, isolated):
+    # the mirrors of the isolated fixture refuse connections; the first call tries each once
+    import requests
+
+    calls = []
+
+    def refuse(url, *args, **kwargs):
+        calls.append(url)
+        raise requests.ConnectionError(f"cannot reach {url}")
+
+    import pooch
+    monkeypatch.setattr(pooch, "retrieve", refuse)
+    monkeypatch.delenv("FASTNN_OFFLINE", raising=False)
+    with pytest.warns(SampleDataWarning):
+        assert load_mnist().is_sample
+    first = len(calls)
+    assert first == len(mnist.SPEC.mirrors)    # each mirror once, not once per file
+    assert load_mnist().is_sample and len(calls) == first    # the next call does not retry them
+    report = lookup_report("mnist")
+    assert "unreachable before" in report and "cannot reach" in report

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from child import child_env
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("ch*.py"))
 
@@ -34,9 +36,9 @@ def test_every_chapter_has_an_example():
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
-def test_example_runs_in_quick_mode(script, tmp_path, shared_data):
+def test_example_runs_in_quick_mode(script, tmp_path, shared_data, book_files_in_cache):
     pytest.importorskip("matplotlib")
-    env = dict(os.environ, PYTHONPATH=str(ROOT), FASTNN_OFFLINE="1", MPLBACKEND="Agg")
+    env = child_env(FASTNN_OFFLINE="1", MPLBACKEND="Agg")
     proc = subprocess.run([sys.executable, str(script), "--quick", "--output", str(tmp_path)],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -49,7 +51,7 @@ def test_example_runs_in_quick_mode(script, tmp_path, shared_data):
 
 
 def test_ch03_says_clearly_when_the_weights_are_absent(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), FASTNN_OFFLINE="1", MPLBACKEND="Agg")
+    env = child_env(FASTNN_OFFLINE="1", MPLBACKEND="Agg")
     missing = tmp_path / "sample_weight.pkl"
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / "ch03_forward_pass.py"),
                            "--weights", str(missing), "--output", str(tmp_path)],

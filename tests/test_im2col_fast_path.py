@@ -12,7 +12,8 @@ import pytest
 import fastnn
 from fastnn import kernels
 
-from fastnn._ext import im2col as compiled
+compiled = pytest.importorskip("fastnn._ext.im2col",
+                               reason="the compiled kernels are not built in this installation")
 
 
 def reference(x, fh, fw, stride, pad):

@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from child import NEUTRAL_CWD, child_env
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_example(name):
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               MPLBACKEND="Agg")
+    env = child_env(MPLBACKEND="Agg")
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / name), "--quick"], capture_output=True,
-                          text=True, env=env, timeout=300, cwd=ROOT)
+                          text=True, env=env, timeout=300, cwd=NEUTRAL_CWD)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 

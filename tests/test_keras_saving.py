@@ -13,6 +13,8 @@ import h5py
 import numpy as np
 import pytest
 
+from child import NEUTRAL_CWD, child_env
+
 from fastnn import keras
 from fastnn.keras import layers as L
 
@@ -209,8 +211,8 @@ def test_load_model_resumes_training_exactly_in_a_new_process(tmp_path, ext):
     h = model.fit(x, y, epochs=4, initial_epoch=2, batch_size=16, verbose=0, validation_split=0.25)
     # ... and in a fresh interpreter from the file.
     code = RESUME.format(tests=str(ROOT / "tests"), path=str(path))
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=child_env(),
+                         cwd=NEUTRAL_CWD, timeout=120)
     assert out.returncode == 0, out.stderr
     resumed = json.loads(out.stdout.strip().splitlines()[-1])
     assert resumed.keys() == h.history.keys()

@@ -3,7 +3,8 @@
 ``main(argv)`` is the command behind ``fastnn bench`` and ``python bench/report.py``:
 it runs every row in one process, checks that the compiled and NumPy backends
 agree on each row before timing it, measures this machine's GEMM peak, and
-writes a Markdown report (``bench/RESULTS.md`` by default).
+writes a Markdown report (``fastnn-output/benchmark.md`` by default; ``python
+bench/report.py`` writes the checkout's ``bench/RESULTS.md``).
 
 The package's parts:
 
@@ -44,8 +45,9 @@ def _parser():
     p.add_argument("--quick", action="store_true",
                    help="fewer rows and repeats and 500 inference images: about a minute")
     p.add_argument("--output", metavar="PATH",
-                   help="where to write the report (default: bench/RESULTS.md if ./bench exists, "
-                        "else ./fastnn-benchmark.md)")
+                   help=f"where to write the report; '-' for the standard output (default: "
+                        f"{DEFAULT_OUTPUT}, beside the files of 'fastnn train'; the tracked "
+                        "bench/RESULTS.md is written only by 'python bench/report.py')")
     p.add_argument("--torch", action=argparse.BooleanOptionalAction, default=None,
                    help="add the PyTorch CPU column (default: when PyTorch is importable)")
     p.add_argument("--batch", type=int, default=100, help="batch size of every row (default 100)")
@@ -122,8 +124,9 @@ def _without_output(argv):
     return kept
 
 
-def _default_output():
-    return os.path.join("bench", "RESULTS.md") if os.path.isdir("bench") else "fastnn-benchmark.md"
+#: Where ``fastnn bench`` writes its report unless told otherwise: the folder
+#: ``fastnn train`` writes to, never the checkout's bench/RESULTS.md.
+DEFAULT_OUTPUT = os.path.join("fastnn-output", "benchmark.md")
 
 
 def main(argv=None, command="fastnn bench"):
@@ -192,7 +195,11 @@ def main(argv=None, command="fastnn bench"):
         print("fastnn bench: per-layer times of the compiled train steps ...", flush=True)
         breakdown = breakdown_tables(images, labels, args.batch, steps=5 if quick else 15)
     text = render(results, peaks, peak_size, machine_rows(torch), settings, torch is not None, breakdown)
-    output = args.output or _default_output()
+    output = args.output or DEFAULT_OUTPUT
+    if output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return 0
     write_atomically(output, text)
     print(f"fastnn bench: wrote {output}", flush=True)
     return 0

@@ -34,8 +34,8 @@ class Case:
     make_torch: () -> fn doing the same operation in PyTorch CPU, or None
     rtol:     tolerance of the agreement check (default: by dtype)
     tags:     short labels the targets table looks rows up by
-    make_book: () -> fn computing the same thing the book's straightforward
-              way, for the rows that show the NumPy fallback is a fair baseline
+    make_book: () -> fn computing the same thing the book's straightforward way
+    (for the rows that show the NumPy fallback is a fair baseline)
     """
 
     section: str

@@ -8,14 +8,15 @@ cache (``platformdirs.user_cache_dir("fastnn")/datasets/<name>/``, then
 ``~/.fastnn/datasets/<name>/``), system directories (Debian's
 ``/usr/share/datasets/fashion-mnist/``), then downloaded (SHA-256 checked) into
 the cache; MNIST finally falls back to a 5,000 + 10,000 image sample bundled
-with fastnn, with a :class:`SampleDataWarning`. ``FASTNN_OFFLINE=1`` skips the
+with fastnn, with a one-line :class:`SampleDataWarning` (once per process; the details from
+:func:`lookup_report`). ``FASTNN_OFFLINE=1`` skips the
 download. The result unpacks like the book's and carries ``.source``,
 ``.origin`` and ``.is_sample``.
 """
 from .errors import CorruptFileError, DatasetNotFoundError, DownloadError, SampleDataWarning
 from .fashion_mnist import load_fashion_mnist
 from .idx import read_idx, write_idx
-from .loader import DatasetSplits
+from .loader import DatasetSplits, lookup_report
 from .mnist import load_mnist
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "read_idx",
     "write_idx",
     "DatasetSplits",
+    "lookup_report",
     "DatasetNotFoundError",
     "CorruptFileError",
     "DownloadError",

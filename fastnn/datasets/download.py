@@ -6,6 +6,7 @@ mismatch or a broken transfer the temporary file is deleted. So the cache
 never holds a partial or corrupt file under a real name.
 """
 import logging
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,6 +25,10 @@ def _user_agent():
 USER_AGENT = _user_agent()
 # (connect, read) seconds for each request: a dead mirror fails fast.
 TIMEOUT = (5, 60)
+# A mirror that could not be reached is not tried again by this process for this
+# many seconds: an offline machine pays for the failed look-ups once, not on every call.
+RETRY_AFTER = 600.0
+_UNREACHABLE = {}  # mirror -> (reason, time.monotonic() of the failure)
 
 
 def _describe(exc):
@@ -52,7 +57,7 @@ def download_files(spec, destination, roles=ROLES):
 
     For each file the mirrors are tried in order; a mirror that cannot be
     reached at all (connection error, timeout) is not tried again for the
-    other files. A file already in ``destination`` with the right hash is not
+    other files, nor by later calls in the next :data:`RETRY_AFTER` seconds. A file already in ``destination`` with the right hash is not
     downloaded again.
 
     Returns ``{role: Path}``. Raises :class:`DownloadError` (with every failed
@@ -65,7 +70,9 @@ def download_files(spec, destination, roles=ROLES):
     downloader = pooch.HTTPDownloader(
         progressbar=False, headers={"User-Agent": USER_AGENT}, timeout=TIMEOUT
     )
-    attempts, unreachable, files = [], {}, {}
+    now = time.monotonic()
+    attempts, files = [], {}
+    unreachable = {m: why for m, (why, when) in _UNREACHABLE.items() if now - when < RETRY_AFTER}
     for role in roles:
         name = spec.files[role]
         tried = []  # (url, reason) for this file
@@ -84,9 +91,11 @@ def download_files(spec, destination, roles=ROLES):
                         downloader=downloader,
                     )
                 files[role] = Path(fetched)
+                _UNREACHABLE.pop(mirror, None)
                 break
             except (requests.ConnectionError, requests.Timeout) as exc:
                 unreachable[mirror] = _describe(exc)
+                _UNREACHABLE[mirror] = (unreachable[mirror], time.monotonic())
                 tried.append((url, unreachable[mirror]))
             except (ValueError, OSError, requests.RequestException) as exc:
                 # ValueError: pooch's hash mismatch; OSError: cannot write;

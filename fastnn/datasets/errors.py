@@ -32,4 +32,14 @@ class DownloadError(OSError):
 
 class SampleDataWarning(UserWarning):
     """``load_mnist`` served the small MNIST sample bundled with fastnn
-    instead of the full dataset."""
+    instead of the full dataset.
+
+    The message is one line; ``details`` holds the full report (every place
+    looked at, each download failure, how to provide the files), also
+    returned by :func:`fastnn.datasets.lookup_report`. It is issued once per
+    process.
+    """
+
+    def __init__(self, message, details=""):
+        super().__init__(message)
+        self.details = details

@@ -17,7 +17,17 @@ from .download import download_files
 from .errors import CorruptFileError, DatasetNotFoundError, DownloadError, SampleDataWarning
 from .idx import read_idx
 
-__all__ = ["DatasetSplits", "load_raw", "read_split_files", "to_book_format", "one_hot"]
+__all__ = ["DatasetSplits", "load_raw", "read_split_files", "to_book_format", "one_hot", "lookup_report"]
+
+_SAMPLE_WARNED = []   # non-empty once the SampleDataWarning was issued in this process
+_LAST_REPORT = {}     # dataset name -> the full report of its last lookup that served the sample
+
+
+def lookup_report(name="mnist"):
+    """The full report of the last lookup of dataset ``name`` that served the bundled
+    sample: every place looked at, what was wrong there, each download failure and
+    how to provide the files; ``None`` if the sample was not served."""
+    return _LAST_REPORT.get(name)
 
 
 class DatasetSplits(tuple):
@@ -209,14 +219,24 @@ def load_raw(spec, path=None, *, where, sample=None, stacklevel=4):
         sample_spec, sample_dir, sample_sha256 = sample
         arrays = _read_sample(sample_spec, sample_dir, sample_sha256, where)
         n_train, n_test = len(arrays[0][0]), len(arrays[1][0])
-        warnings.warn(
-            f"{where}: serving the MNIST sample bundled with fastnn ({n_train:,} training + "
-            f"{n_test:,} test images), NOT the full MNIST ({spec.n_train:,} + {spec.n_test:,}); "
-            f"the full set was not found or could not be downloaded. Looked at:\n{where_looked}\n"
-            + _how_to_provide(spec),
-            SampleDataWarning,
-            stacklevel=stacklevel,
-        )
+        served = (f"{where}: serving the MNIST sample bundled with fastnn ({n_train:,} training + "
+                  f"{n_test:,} test images), NOT the full MNIST ({spec.n_train:,} + {spec.n_test:,})")
+        details = (f"{served}; the full set was not found or could not be downloaded. "
+                   f"Looked at:\n{where_looked}\n" + _how_to_provide(spec))
+        _LAST_REPORT[spec.name] = details
+        if not _SAMPLE_WARNED:  # one line per process; the details on request
+            _SAMPLE_WARNED.append(where)
+            if _offline():
+                why, get = "FASTNN_OFFLINE is set", "unset FASTNN_OFFLINE to download it"
+            else:
+                why, get = ("the full set is not on this machine and the download failed",
+                            "connect to the network")
+            warnings.warn(
+                SampleDataWarning(
+                    f"{served}: {why}. Put the four files in {sources.cache_root() / spec.name} "
+                    f"or {get}; fastnn.datasets.lookup_report() has the details", details),
+                stacklevel=stacklevel,
+            )
         return DatasetSplits(*arrays, source=sample_dir, origin="sample", is_sample=True)
 
     raise DatasetNotFoundError(

@@ -453,7 +453,7 @@ class Model:
     # ------------------------------------------------------------- evaluate
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False):
-        """Loss (and metrics) on (x, y): a float, or [loss, *metrics], or a dict with return_dict=True."""
+        """Loss (and metrics) on (x, y): a float, or ``[loss, *metrics]``, or a dict with return_dict=True."""
         self._require_compiled("evaluate")
         batch_size = _batch_size(batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)

@@ -5,9 +5,12 @@ verbose=1, while an epoch runs (on a terminal, redrawn with ``\\r``):
 (the last field before the per-step time is the ETA), and at the end
     ``469/469 ━━━━━━━━━━━━━━━━━━━━ 2s 3ms/step - accuracy: 0.9012 - loss: 0.3456``.
 When the output is not a terminal, intermediate lines are printed at most
-every 10 seconds, each ending with ``\\n``. verbose=2 prints only
+every 10 seconds, each ending with ``\\n``. A Jupyter/IPython kernel's output
+counts as live (its front end redraws a line on ``\\r``, so the bar moves
+in a notebook cell), except under CI (``CI`` set). verbose=2 prints only
 ``469/469 - 2s - 3ms/step - accuracy: ...`` at the end of the epoch.
 """
+import os
 import sys
 import time
 
@@ -40,6 +43,20 @@ def format_per_step(seconds):
     return f"{seconds * 1e6:.0f}us/step"
 
 
+def is_live(stream):
+    """True when ``stream`` redraws a line on ``\\r``: a terminal, or the output of a
+    Jupyter/IPython kernel (a notebook cell) unless under CI (``CI`` set: a notebook
+    executed for a log keeps plain lines)."""
+    try:
+        if stream.isatty():
+            return True
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed stream
+        return False
+    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        return False
+    return type(stream).__module__.split(".")[0] == "ipykernel"  # ipykernel.iostream.OutStream
+
+
 class Progbar:
     """Progress of one pass over ``target`` steps."""
 
@@ -47,7 +64,7 @@ class Progbar:
         self.target = target
         self.verbose = verbose
         self.stream = stream or sys.stdout
-        self.interactive = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.interactive = is_live(self.stream)
         self.interval = interval if self.interactive else 10.0
         self.start = time.perf_counter()
         self._last_print = self.start

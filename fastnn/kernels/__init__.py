@@ -53,12 +53,36 @@ def _load_compiled():
                 _compiled[name] = fn
     _loaded = True
     if _backend.get_backend() == "cython" and len(_compiled) == 0:
-        warnings.warn(
-            "fastnn: the compiled kernels are not built; running on the NumPy fallback "
-            "(reinstall with a C compiler, or set FASTNN_BACKEND=numpy to silence this)",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+        warnings.warn(KernelFallbackWarning(fallback_message()), stacklevel=_outside_fastnn())
+
+
+class KernelFallbackWarning(RuntimeWarning):
+    """The compiled kernels are not built: fastnn runs on its NumPy fallback."""
+
+
+#: How to get the compiled kernels, for messages.
+HOW_TO_COMPILE = ("to get them, install a C compiler (Debian/Ubuntu: apt-get install build-essential "
+                  "python3-dev) and reinstall fastnn from its source (in its folder: "
+                  "pip install --force-reinstall --no-cache-dir .)")
+
+
+def fallback_message():
+    """One line: which backend runs, why, and how to get the compiled one."""
+    return ("fastnn: running on the NumPy kernels (slower, same numbers): the compiled kernels are "
+            "not built in this installation; " + HOW_TO_COMPILE + "; FASTNN_BACKEND=numpy silences this")
+
+
+def _outside_fastnn():
+    """The ``stacklevel`` of the first caller outside the fastnn package, so that a
+    warning shows the user's own line, not one of fastnn's."""
+    import os
+    import sys
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _impl(name):
@@ -375,4 +399,5 @@ def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps=1e-7):
 from .nhwc import (avgpool_backward, avgpool_forward, depthwise_conv_backward,  # noqa: E402
                    depthwise_conv_forward)
 
-__all__ = list(KERNEL_NAMES) + ["compiled_kernels", "missing_modules", "numpy_kernels"]
+__all__ = list(KERNEL_NAMES) + ["compiled_kernels", "missing_modules", "numpy_kernels",
+                               "KernelFallbackWarning", "fallback_message"]

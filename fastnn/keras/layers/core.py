@@ -111,7 +111,7 @@ class Flatten(Layer):
 
 
 class Reshape(Layer):
-    """(N, *input_shape) -> (N, *target_shape); one entry of target_shape may be -1."""
+    """``(N, *input_shape) -> (N, *target_shape)``; one entry of target_shape may be -1."""
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
