@@ -35,6 +35,7 @@ QUICK = {
     "fastnn bench --quick": TINY_BENCH,
     "fastnn bench": TINY_BENCH,
     "python bench/report.py": ["--quick", *TINY_BENCH],
+    "python examples/keras_image_classification_from_scratch.py": ["--quick"],
 }
 # Commands CI runs itself (.ci/run), with the line of .ci/run that does.
 BY_CI = {
@@ -81,7 +82,7 @@ def test_every_readme_command_is_covered_here():
     runnable = set(RUN_AS_WRITTEN) | set(QUICK) | set(BY_CI) | {SETUP_FIRST}
     missing = [c for c in shell_commands() if c not in runnable]
     assert not missing, f"README commands no test runs (add them to tests/test_readme.py): {missing}"
-    assert len(blocks("python")) == 4, "a README Python block was added or removed: update this test"
+    assert len(blocks("python")) == 6, "a README Python block was added or removed: update this test"
 
 
 def test_slow_commands_state_their_cost():
@@ -138,6 +139,7 @@ RUN_AS_WRITTEN = {
     "fastnn train --net deep_convnet --epochs 3": "test accuracy",
     "fastnn info": "backend:",
     "python examples/ch07_convnet.py": "test accuracy",
+    "python examples/keras_custom_layer.py": "gradient check bias",
 }
 
 
