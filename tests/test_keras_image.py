@@ -105,6 +105,9 @@ def test_flow_and_flow_from_directory_give_the_same_batches(png_folder):
         d.on_epoch_end()
         f.on_epoch_end()
     again = gen.flow(xs, ys, batch_size=16, seed=42)
+    first = again[0][0]
+    np.testing.assert_array_equal(again[0][0], first)       # the stored images are never rescaled in place
+    assert xs.max() == 255 and 0.9 < first.max() <= 1.0
     np.testing.assert_array_equal(again[2][0], gen.flow(xs, ys, batch_size=16, seed=42)[2][0])
     assert not np.array_equal(again[0][0], gen.flow(xs, ys, batch_size=16, seed=43)[0][0])
 

@@ -179,10 +179,10 @@ class ImageDataGenerator:
 
     # --------------------------------------------------- standardisation
     def standardize(self, x):
-        """Normalise one image or a batch (in place when it is a float array of self.dtype)."""
+        """Normalise one image or a batch; returns a new array (``x`` is left as it was)."""
         if self.preprocessing_function is not None:
             x = self.preprocessing_function(x)
-        x = np.asarray(x, dtype=self.dtype)
+        x = np.array(x, dtype=self.dtype)
         if self.rescale:
             x *= self.rescale
         if self.samplewise_center:

@@ -143,7 +143,7 @@ class NumpyArrayIterator(Iterator):
         super().__init__(len(self.x), batch_size, shuffle, seed)
 
     def _image(self, j):
-        return self.x[j]
+        return self.x[j].copy()          # transforms and preprocessing_function never touch self.x
 
     def _get_batches_of_transformed_samples(self, rows, rng):
         bx = self._transform_batch(rows, rng)
