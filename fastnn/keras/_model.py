@@ -344,7 +344,7 @@ class Model:
                 if data.steps is None:                # learnt from the first pass
                     data.steps = params["steps"] = step + 1
                 epoch_logs = dict(logs)
-                if val is not None and (epoch + 1) % int(validation_freq) == 0:
+                if val is not None and _validate_now(epoch, validation_freq):
                     val_logs = self._evaluate_data(val, "fit: validation_data")
                     epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
                 cb.on_epoch_end(epoch, epoch_logs)
@@ -668,6 +668,13 @@ def _validate_specs(loss, metrics):
     for spec in leaves(metrics):
         if isinstance(spec, str) and spec.lower() not in _metrics.KNOWN:
             _metrics.get(spec, None, None, None)
+
+
+def _validate_now(epoch, validation_freq):
+    """Keras' validation_freq: every n-th epoch (an int) or the listed epochs (1-based)."""
+    if isinstance(validation_freq, (list, tuple, set)):
+        return epoch + 1 in validation_freq
+    return (epoch + 1) % int(validation_freq) == 0
 
 
 def _as_list(x):
