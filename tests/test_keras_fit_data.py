@@ -289,3 +289,11 @@ def test_bad_batches_and_arguments(flat_data, tmp_path, three_classes):
     cnn = small_cnn(classes=1)
     with pytest.raises(ValueError, match="layer 'conv2d.*got input with shape \\(10, 28, 28, 3\\)"):
         cnn.fit(ImageDataGenerator().flow_from_directory(root, target_size=(28, 28), batch_size=10), verbose=0)
+    # a corrupt file met by a background worker: a ValueError naming it, raised by fit; no thread left
+    (root / "x" / "zz_corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    flow = ImageDataGenerator().flow_from_directory(root, target_size=(28, 28), color_mode="grayscale",
+                                                    batch_size=7, shuffle=False)
+    for workers in (1, 2):
+        with pytest.raises(ValueError, match="zz_corrupt.png"):
+            cnn.fit(flow, epochs=1, verbose=0, workers=workers)
+        assert no_threads_left()
