@@ -1,10 +1,8 @@
 """Model.fit/evaluate/predict on iterators, Sequences, generators and Datasets (real images)."""
-import io
 import os
 import signal
 import threading
 import time
-import warnings
 
 import numpy as np
 import pytest

@@ -35,4 +35,5 @@ from .layers import Input  # noqa: F401
 from .saving import load_model  # noqa: F401
 
 __all__ = ["Model", "Sequential", "Input", "activations", "backend", "callbacks", "config", "datasets",
-           "initializers", "layers", "load_model", "losses", "metrics", "models", "optimizers", "preprocessing", "saving", "utils"]
+           "initializers", "layers", "load_model", "losses", "metrics", "models", "optimizers", "preprocessing",
+           "saving", "utils"]
