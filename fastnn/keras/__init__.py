@@ -26,6 +26,7 @@ from . import (  # noqa: F401
     models,
     ops,
     optimizers,
+    preprocessing,
     saving,
     utils,
     wrappers,
@@ -37,5 +38,5 @@ from .layers import Input  # noqa: F401
 from .saving import load_model  # noqa: F401
 
 __all__ = ["Model", "Sequential", "Input", "activations", "backend", "callbacks", "config", "datasets",
-           "initializers", "layers", "load_model", "losses", "metrics", "models", "ops", "optimizers", "saving",
-           "utils", "wrappers", "__version__"]
+           "initializers", "layers", "load_model", "losses", "metrics", "models", "ops", "optimizers",
+           "preprocessing", "saving", "utils", "wrappers", "__version__"]

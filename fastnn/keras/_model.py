@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from . import _data, _subclassing, backend
+from . import _adapters, _data, _subclassing, backend
 from . import callbacks as cbks
 from . import losses as _losses
 from . import metrics as _metrics
@@ -24,7 +24,6 @@ from ._graph import Graph
 from ._progbar import Progbar
 from .layers.base import ActivatedLayer
 
-_FIT_ACCEPTED = ("steps_per_epoch", "validation_steps", "validation_batch_size", "validation_freq")
 _COMPILE_IGNORED = ("run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss")
 
 
@@ -345,133 +344,231 @@ class Model:
     # ------------------------------------------------------------------ fit
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, **kwargs):
-        """Train for ``epochs`` epochs; returns a ``History`` (``.history``: key -> list per epoch)."""
-        unknown = sorted(set(kwargs) - set(_FIT_ACCEPTED))
-        if unknown:
-            raise ValueError(f"fit: unknown keyword argument(s) {unknown}")
-        if any(kwargs.get(k) not in (None, 1) for k in _FIT_ACCEPTED[:2]):
-            raise ValueError("fit: steps_per_epoch/validation_steps are not supported with array data")
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1, max_queue_size=None, workers=None,
+            use_multiprocessing=False, **kwargs):
+        """Train for ``epochs`` epochs; returns a ``History`` (``.history``: key -> list per epoch).
+
+        ``x`` may be arrays (with ``y``), a ``keras.utils.Sequence``/``PyDataset``
+        (e.g. ``ImageDataGenerator.flow_from_directory(...)``), a Python generator
+        (with ``steps_per_epoch``) or a ``fastnn.data.Dataset``, yielding ``x``,
+        ``(x, y)`` or ``(x, y, sample_weight)`` batches; ``validation_data`` likewise.
+        """
+        if kwargs:
+            raise ValueError(f"fit: unknown keyword argument(s) {sorted(kwargs)}")
         self._require_compiled("fit")
         batch_size = _batch_size(batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)
-        xs = self._inputs(x)
-        if self._losses is None:
-            self._resolve_losses()
-        n = xs[0].shape[0]
-        y_raw = _data.standardize_targets(self, y)
-        ys = self._targets(y, n)
-        w = self._sample_weights(sample_weight, class_weight, y_raw, n)
-
-        val = None
-        if validation_data is not None:
-            val = self._validation_tuple(validation_data)
-        elif validation_split:
-            if not 0 < validation_split < 1:
-                raise ValueError(f"fit: validation_split must be in (0, 1), got {validation_split}")
-            cut = int(n * (1 - validation_split))
-            if cut == 0 or cut == n:
-                raise ValueError(f"fit: validation_split={validation_split} leaves no training or validation data")
-            val = (_data.take(xs, slice(cut, None)), _data.take(ys, slice(cut, None)),
-                   None if w is None else w[cut:])
-            xs, ys, w = _data.take(xs, slice(0, cut)), _data.take(ys, slice(0, cut)), None if w is None else w[:cut]
-            n = cut
-
-        steps = -(-n // batch_size)
+        feed = dict(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
+        data, val = self._fit_data(x, y, batch_size, validation_split, validation_data, shuffle, class_weight,
+                                   sample_weight, steps_per_epoch, validation_steps,
+                                   _batch_size(validation_batch_size or batch_size), feed)
         history = cbks.History()
         # User callbacks first, so that what they add to the logs (learning_rate)
         # reaches the history and the progress line.
         cb_list = list(callbacks or []) + [history]
         if verbose:
             cb_list.append(cbks.ProgbarLogger(verbose))
-        params = {"verbose": verbose, "epochs": epochs, "steps": steps}
+        params = {"verbose": verbose, "epochs": epochs, "steps": data.steps}
         cb = cbks.CallbackList(cb_list, self, params)
         self.stop_training = False
-        self._initial_epoch = None           # BackupAndRestore sets it when it resumes a run
-        cb.on_train_begin()
-        initial_epoch = self._initial_epoch or initial_epoch
-        for epoch in range(initial_epoch, epochs):
-            cb.on_epoch_begin(epoch)
-            order = self._rng.permutation(n) if shuffle else np.arange(n)
-            totals, seen = {}, 0
-            for step in range(steps):
-                idx = order[step * batch_size:(step + 1) * batch_size]
-                cb.on_train_batch_begin(step)
-                _, sums = self._step(_data.take(xs, idx), _data.take(ys, idx),
-                                     None if w is None else w[idx], training=True)
-                seen += len(idx)
-                for k, v in sums.items():
-                    totals[k] = totals.get(k, 0.0) + v
-                logs = _sorted_logs({k: v / seen for k, v in totals.items()})
-                cb.on_train_batch_end(step, logs)
-                if self.stop_training:
+        try:
+            self._initial_epoch = None       # BackupAndRestore sets it when it resumes a run
+            cb.on_train_begin()
+            initial_epoch = self._initial_epoch or initial_epoch
+            for epoch in range(initial_epoch, epochs):
+                cb.on_epoch_begin(epoch)
+                totals, seen, logs, step = {}, 0, {}, -1
+                for step, batch in enumerate(data.epoch()):
+                    xs, ys, w = self._prepare_batch(data, batch, class_weight, "fit")
+                    cb.on_train_batch_begin(step)
+                    _, sums = self._step(xs, ys, w, training=True)
+                    seen += xs[0].shape[0]
+                    for k, v in sums.items():
+                        totals[k] = totals.get(k, 0.0) + v
+                    logs = _sorted_logs({k: v / seen for k, v in totals.items()})
+                    cb.on_train_batch_end(step, logs)
+                    if self.stop_training:
+                        break
+                if step < 0:
+                    raise ValueError(f"fit: the training data gave no batches in epoch {epoch + 1}")
+                if data.steps is None:                # learnt from the first pass
+                    data.steps = params["steps"] = step + 1
+                    cb.set_params(dict(cb.params, steps=data.steps))
+                epoch_logs = dict(logs)
+                if val is not None and _validate_now(epoch, validation_freq):
+                    cb.on_test_begin()
+                    val_logs = self._evaluate_data(val, "fit: validation_data", cb=cb)
+                    cb.on_test_end(val_logs)
+                    epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+                cb.on_epoch_end(epoch, epoch_logs)
+                if self.stop_training or getattr(data, "exhausted", False):
                     break
-            epoch_logs = dict(logs)
+            cb.on_train_end()
+        finally:
+            data.close()
             if val is not None:
-                cb.on_test_begin()
-                val_logs = self._evaluate_arrays(*val, batch_size=kwargs.get("validation_batch_size") or batch_size,
-                                                 cb=cb)
-                cb.on_test_end(val_logs)
-                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
-            cb.on_epoch_end(epoch, epoch_logs)
-            if self.stop_training:
-                break
-        cb.on_train_end()
+                val.close()
         history.params = params
         history.model = self
         self.history = history
         return history
 
-    def _validation_tuple(self, validation_data):
-        if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
-            raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
-        xv = self._inputs(validation_data[0])
-        nv = xv[0].shape[0]
-        yv = self._targets(validation_data[1], nv)
-        wv = self._sample_weights(validation_data[2], None, None, nv) if len(validation_data) == 3 else None
-        return xv, yv, wv
+    def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
+                      validation_data=None, validation_steps=None, validation_freq=1, class_weight=None,
+                      max_queue_size=10, workers=1, use_multiprocessing=False, shuffle=True, initial_epoch=0):
+        """Keras 2's name for ``fit`` on a generator or Sequence (deprecated: use ``fit``)."""
+        import warnings
+        warnings.warn("Model.fit_generator is deprecated and will be removed in a future version; "
+                      "Model.fit supports generators", DeprecationWarning, stacklevel=2)
+        return self.fit(generator, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=verbose,
+                        callbacks=callbacks, validation_data=validation_data, validation_steps=validation_steps,
+                        validation_freq=validation_freq, class_weight=class_weight, max_queue_size=max_queue_size,
+                        workers=workers, use_multiprocessing=use_multiprocessing, shuffle=shuffle,
+                        initial_epoch=initial_epoch)
 
-    def _evaluate_arrays(self, xs, ys, w, batch_size, progbar=None, cb=None):
+    def _fit_data(self, x, y, batch_size, validation_split, validation_data, shuffle, class_weight, sample_weight,
+                  steps_per_epoch, validation_steps, val_batch_size, feed):
+        """(training adapter, validation adapter or None) for what fit received."""
+        if _adapters.is_array_like(x):
+            if steps_per_epoch not in (None, 1):
+                raise ValueError("fit: steps_per_epoch is not supported with array data (use batch_size); "
+                                 "it applies to generators, Sequences and Datasets")
+            xs = self._inputs(x)
+            if self._losses is None:
+                self._resolve_losses()
+            n = xs[0].shape[0]
+            y_raw = _data.standardize_targets(self, y)
+            ys = self._targets(y, n)
+            w = self._sample_weights(sample_weight, class_weight, y_raw, n)
+            val = None
+            if validation_split and validation_data is None:
+                if not 0 < validation_split < 1:
+                    raise ValueError(f"fit: validation_split must be in (0, 1), got {validation_split}")
+                cut = int(n * (1 - validation_split))
+                if cut == 0 or cut == n:
+                    raise ValueError(f"fit: validation_split={validation_split} leaves no training or "
+                                     f"validation data")
+                val = _adapters.ArrayAdapter(_data.take(xs, slice(cut, None)), _data.take(ys, slice(cut, None)),
+                                             None if w is None else w[cut:], val_batch_size)
+                xs, ys = _data.take(xs, slice(0, cut)), _data.take(ys, slice(0, cut))
+                w = None if w is None else w[:cut]
+            data = _adapters.ArrayAdapter(xs, ys, w, batch_size, shuffle, self._rng)
+        else:
+            if y is not None:
+                raise ValueError(f"fit: y must not be given when x is a {type(x).__name__} (it yields the targets)")
+            if sample_weight is not None:
+                raise ValueError("fit: sample_weight must come from the data (x, y, sample_weight batches) "
+                                 f"when x is a {type(x).__name__}")
+            if validation_split:
+                raise ValueError(f"fit: validation_split is only supported for array data, not a "
+                                 f"{type(x).__name__}; pass validation_data=...")
+            data = _adapters.adapter_for(x, steps_per_epoch, "fit", steps_name="steps_per_epoch", **feed)
+            val = None
+        if validation_data is not None:
+            val = self._validation_data(validation_data, validation_steps, val_batch_size, feed)
+        return data, val
+
+    def _validation_data(self, validation_data, validation_steps, batch_size, feed):
+        if isinstance(validation_data, (list, tuple)):
+            if len(validation_data) not in (2, 3):
+                raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or "
+                                 "(x_val, y_val, sample_weight), a Sequence, a generator or a Dataset")
+            xv = self._inputs(validation_data[0])
+            nv = xv[0].shape[0]
+            yv = self._targets(validation_data[1], nv)
+            wv = self._sample_weights(validation_data[2], None, None, nv) if len(validation_data) == 3 else None
+            return _adapters.ArrayAdapter(xv, yv, wv, batch_size)
+        return _adapters.adapter_for(validation_data, validation_steps, "fit: validation_data",
+                                     steps_name="validation_steps", **feed)
+
+    def _prepare_batch(self, data, batch, class_weight, where, targets=True):
+        """One batch from an adapter -> (inputs, targets, sample weights) as the step takes them."""
+        if data.prepared:
+            return batch
+        bx, by, bw = _adapters.unpack(batch, where)
+        xs = self._inputs(bx)
+        if self._losses is None and self.compiled:
+            self._resolve_losses()
+        if not targets:
+            return xs, None, None
+        if by is None:
+            raise ValueError(f"{where}: the data must yield (x, y) batches with targets; got x only")
         n = xs[0].shape[0]
-        totals = {}
-        steps = -(-n // batch_size)
-        for step in range(steps):
-            sl = slice(step * batch_size, (step + 1) * batch_size)
+        y_raw = _data.standardize_targets(self, by)
+        ys = self._targets(by, n)
+        w = self._sample_weights(bw, class_weight, y_raw, n)
+        return xs, ys, w
+
+    def _evaluate_data(self, data, where, progbar=None, cb=None):
+        totals, seen, logs, step = {}, 0, {}, -1
+        for step, batch in enumerate(data.epoch()):
+            xs, ys, w = self._prepare_batch(data, batch, None, where)
             if cb is not None:
                 cb.on_test_batch_begin(step)
-            _, sums = self._step(_data.take(xs, sl), _data.take(ys, sl), None if w is None else w[sl], training=False)
+            _, sums = self._step(xs, ys, w, training=False)
+            seen += xs[0].shape[0]
             for k, v in sums.items():
                 totals[k] = totals.get(k, 0.0) + v
-            seen = min((step + 1) * batch_size, n)
             logs = _sorted_logs({k: v / seen for k, v in totals.items()})
             if cb is not None:
                 cb.on_test_batch_end(step, logs)
             if progbar is not None:
-                progbar.update(step + 1, logs, finalize=step + 1 == steps)
+                progbar.update(step + 1, logs, finalize=step + 1 == data.steps)
+        if step < 0:
+            raise ValueError(f"{where}: the data gave no batches")
+        if data.steps is None:
+            data.steps = step + 1
+            if progbar is not None:
+                progbar.update(step + 1, logs, finalize=True)
         return logs
+
+    def _evaluate_arrays(self, xs, ys, w, batch_size, progbar=None, cb=None):
+        return self._evaluate_data(_adapters.ArrayAdapter(xs, ys, w, batch_size), "evaluate", progbar, cb)
 
     # ------------------------------------------------------------- evaluate
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
-                 callbacks=None, return_dict=False):
-        """Loss (and metrics) on (x, y): a float, or ``[loss, *metrics]``, or a dict with return_dict=True."""
+                 callbacks=None, return_dict=False, max_queue_size=None, workers=None, use_multiprocessing=False):
+        """Loss (and metrics) on (x, y): a float, or ``[loss, *metrics]``, or a dict with return_dict=True.
+
+        ``x`` may also be a Sequence, generator (``steps`` batches, or until it ends) or Dataset.
+        """
         self._require_compiled("evaluate")
         batch_size = _batch_size(batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)
-        xs = self._inputs(x)
-        if self._losses is None:
-            self._resolve_losses()
-        n = xs[0].shape[0]
-        ys = self._targets(y, n)
-        w = self._sample_weights(sample_weight, None, None, n)
-        nsteps = -(-n // batch_size)
-        cb = cbks.CallbackList(list(callbacks or []), self, {"verbose": verbose, "steps": nsteps})
-        cb.on_test_begin()
-        bar = Progbar(nsteps, verbose) if verbose else None
-        logs = self._evaluate_arrays(xs, ys, w, batch_size, bar, cb)
-        cb.on_test_end(logs)
+        if _adapters.is_array_like(x):
+            xs = self._inputs(x)
+            if self._losses is None:
+                self._resolve_losses()
+            n = xs[0].shape[0]
+            ys = self._targets(y, n)
+            w = self._sample_weights(sample_weight, None, None, n)
+            data = _adapters.ArrayAdapter(xs, ys, w, batch_size)
+        else:
+            if y is not None or sample_weight is not None:
+                raise ValueError(f"evaluate: y/sample_weight must not be given when x is a {type(x).__name__}")
+            data = _adapters.adapter_for(x, steps, "evaluate", workers=workers,
+                                         use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
+        try:
+            cb = cbks.CallbackList(list(callbacks or []), self, {"verbose": verbose, "steps": data.steps})
+            cb.on_test_begin()
+            bar = Progbar(data.steps, verbose) if verbose else None
+            logs = self._evaluate_data(data, "evaluate", bar, cb)
+            cb.on_test_end(logs)
+        finally:
+            data.close()
         if return_dict:
             return logs
         return self._logs_to_list(logs)
+
+    def evaluate_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
+                           use_multiprocessing=False, verbose=0):
+        """Keras 2's name for ``evaluate`` on a generator or Sequence (deprecated: use ``evaluate``)."""
+        import warnings
+        warnings.warn("Model.evaluate_generator is deprecated and will be removed in a future version; "
+                      "Model.evaluate supports generators", DeprecationWarning, stacklevel=2)
+        return self.evaluate(generator, steps=steps, callbacks=callbacks, max_queue_size=max_queue_size,
+                             workers=workers, use_multiprocessing=use_multiprocessing, verbose=verbose)
 
     def _logs_to_list(self, logs):
         keys = ["loss"]
@@ -491,27 +588,49 @@ class Model:
         return names + [key for objs in self._metric_objs for key, _ in objs]
 
     # -------------------------------------------------------------- predict
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Outputs for x in inference mode: one array, or a list for several outputs."""
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, max_queue_size=None,
+                workers=None, use_multiprocessing=False):
+        """Outputs for x in inference mode: one array, or a list for several outputs.
+
+        ``x`` may also be a Sequence, generator or Dataset (targets in its batches are ignored).
+        """
         batch_size = _batch_size(batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)
-        xs = self._inputs(x)
-        n = xs[0].shape[0]
-        nsteps = -(-n // batch_size)
-        bar = Progbar(nsteps, verbose) if verbose else None
-        cb = cbks.CallbackList(list(callbacks or []), self, {"verbose": verbose, "steps": nsteps})
-        cb.on_predict_begin()
-        chunks = []
-        for step in range(nsteps):
-            sl = slice(step * batch_size, (step + 1) * batch_size)
-            cb.on_predict_batch_begin(step)
-            chunks.append(self._graph.forward(_data.take(xs, sl), training=False))
-            cb.on_predict_batch_end(step, {"outputs": chunks[-1]})
-            if bar is not None:
-                bar.update(step + 1, finalize=step + 1 == nsteps)
-        cb.on_predict_end()
+        if _adapters.is_array_like(x):
+            data = _adapters.ArrayAdapter(self._inputs(x), None, None, batch_size)
+        else:
+            data = _adapters.adapter_for(x, steps, "predict", workers=workers,
+                                         use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
+        try:
+            bar = Progbar(data.steps, verbose) if verbose else None
+            cb = cbks.CallbackList(list(callbacks or []), self, {"verbose": verbose, "steps": data.steps})
+            cb.on_predict_begin()
+            chunks, step = [], -1
+            for step, batch in enumerate(data.epoch()):
+                xs, _, _ = self._prepare_batch(data, batch, None, "predict", targets=False)
+                cb.on_predict_batch_begin(step)
+                chunks.append(self._graph.forward(xs, training=False))
+                cb.on_predict_batch_end(step, {"outputs": chunks[-1]})
+                if bar is not None:
+                    bar.update(step + 1, finalize=step + 1 == data.steps)
+            if step < 0:
+                raise ValueError("predict: the data gave no batches")
+            if bar is not None and data.steps is None:
+                bar.update(step + 1, finalize=True)
+            cb.on_predict_end()
+        finally:
+            data.close()
         outs = [np.concatenate([c[i] for c in chunks]) for i in range(len(self._graph.outputs))]
         return self._pack_outputs(outs)
+
+    def predict_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
+                          use_multiprocessing=False, verbose=0):
+        """Keras 2's name for ``predict`` on a generator or Sequence (deprecated: use ``predict``)."""
+        import warnings
+        warnings.warn("Model.predict_generator is deprecated and will be removed in a future version; "
+                      "Model.predict supports generators", DeprecationWarning, stacklevel=2)
+        return self.predict(generator, steps=steps, callbacks=callbacks, max_queue_size=max_queue_size,
+                            workers=workers, use_multiprocessing=use_multiprocessing, verbose=verbose)
 
     def __call__(self, x, training=False):
         """model(x) on arrays: the outputs of one forward pass (no batching)."""
@@ -622,6 +741,13 @@ def _validate_specs(loss, metrics):
     for spec in leaves(metrics):
         if isinstance(spec, str) and spec.lower() not in _metrics.KNOWN:
             _metrics.get(spec, None, None, None)
+
+
+def _validate_now(epoch, validation_freq):
+    """Keras' validation_freq: every n-th epoch (an int) or the listed epochs (1-based)."""
+    if isinstance(validation_freq, (list, tuple, set)):
+        return epoch + 1 in validation_freq
+    return (epoch + 1) % int(validation_freq) == 0
 
 
 def _as_list(x):

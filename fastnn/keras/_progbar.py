@@ -7,7 +7,9 @@ verbose=1, while an epoch runs (on a terminal, redrawn with ``\\r``):
 When the output is not a terminal, intermediate lines are printed at most
 every 10 seconds, each ending with ``\\n``. A Jupyter/IPython kernel's output
 counts as live (its front end redraws a line on ``\\r``, so the bar moves
-in a notebook cell), except under CI (``CI`` set). verbose=2 prints only
+in a notebook cell), except under CI (``CI`` set). When the number of steps is not
+known (a generator or dataset of unknown length) the line is a running count,
+``     37/Unknown 12s 310ms/step - loss: ...``, with no bar or ETA. verbose=2 prints only
 ``469/469 - 2s - 3ms/step - accuracy: ...`` at the end of the epoch.
 """
 import os
@@ -83,8 +85,11 @@ class Progbar:
         now = time.perf_counter()
         elapsed = now - self.start
         per_step = elapsed / max(current, 1)
-        width = len(str(self.target))
-        counter = f"{current:>{width}}/{self.target}"
+        if self.target is None:                  # length unknown: a running count, no bar or ETA
+            counter = f"{current:>7}/Unknown"
+        else:
+            width = len(str(self.target))
+            counter = f"{current:>{width}}/{self.target}"
         logs = logs or {}
         if self.verbose == 2:
             if finalize:
@@ -95,11 +100,12 @@ class Progbar:
         if not finalize and now - self._last_print < self.interval:
             return
         self._last_print = now
-        if finalize:
+        if finalize or self.target is None:
             timing = f"{format_duration(elapsed)} {format_per_step(per_step)}"
         else:
             timing = f"{format_duration(per_step * (self.target - current))} {format_per_step(per_step)}"
-        line = f"{counter} {self._bar(current)} {timing}{format_logs(logs)}"
+        bar = "" if self.target is None else f" {self._bar(current)}"
+        line = f"{counter}{bar} {timing}{format_logs(logs)}"
         if self.interactive:
             pad = max(self._last_len - len(line), 0)
             self.stream.write("\r" + line + " " * pad + ("\n" if finalize else ""))

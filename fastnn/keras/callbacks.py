@@ -237,13 +237,18 @@ class ProgbarLogger(Callback):
         self._bar = Progbar(self.params["steps"], verbose, self.stream)
 
     def on_train_batch_end(self, batch, logs=None):
-        if self._bar is not None and batch + 1 < self.params["steps"]:
+        if self._bar is None:
+            return
+        self._seen = batch + 1
+        steps = self.params["steps"]
+        if steps is None or batch + 1 < steps:       # steps None: a running count (length unknown)
             self._bar.update(batch + 1, logs)
 
     def on_epoch_end(self, epoch, logs=None):
         if self._bar is not None:
-            self._bar.update(self.params["steps"], logs, finalize=True)
+            self._bar.update(getattr(self, "_seen", None) or self.params["steps"] or 0, logs, finalize=True)
             self._bar = None
+        self._seen = 0
 
 
 class TerminateOnNaN(Callback):

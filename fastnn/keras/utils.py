@@ -1,4 +1,5 @@
-"""``keras.utils``: to_categorical, set_random_seed, Progbar."""
+"""``keras.utils``: to_categorical, set_random_seed, Progbar, Sequence/PyDataset, image files
+(load_img, img_to_array, array_to_img, save_img) and image_dataset_from_directory."""
 import numpy as np
 
 from ._plot_model import model_to_dot, plot_model  # noqa: F401
@@ -30,3 +31,9 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     out = np.zeros(y.shape + (int(num_classes),), dtype=dtype)
     np.put_along_axis(out, y[..., None], 1, axis=-1)
     return out
+
+
+# Image files, datasets and Sequences (Keras 3 puts them under keras.utils).
+from ._pydataset import PyDataset, Sequence  # noqa: E402,F401
+from .preprocessing._dataset_from_directory import image_dataset_from_directory  # noqa: E402,F401
+from .preprocessing._files import array_to_img, img_to_array, load_img, save_img  # noqa: E402,F401
