@@ -36,6 +36,8 @@ QUICK = {
     "fastnn bench": TINY_BENCH,
     "python bench/report.py": ["--quick", *TINY_BENCH],
     "python examples/keras_image_classification_from_scratch.py": ["--quick"],
+    "python examples/keras_cats_vs_dogs.py": ["--quick"],
+    "python examples/keras_codelab_mnist.py": ["--quick"],
 }
 # Commands CI runs itself (.ci/run), with the line of .ci/run that does.
 BY_CI = {
