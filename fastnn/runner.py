@@ -338,8 +338,12 @@ def _config_from_params(name, params, source="the parameters"):
     ndims = [w.ndim for w in W]
     want = _WEIGHT_NDIMS.get(name)
     if (ndims != want) if want else (name == "multi_layer" and (len(W) < 2 or set(ndims) != {2})):
-        raise ValueError(f"{source}: weights W1..W{len(W)} shaped {[tuple(w.shape) for w in W][:10]} "
-                         f"are not those of a {_TITLES.get(name, name)}")
+        shapes = [tuple(w.shape) for w in W][:10]
+        if want:
+            raise ValueError(f"{source}: weights shaped {shapes} are not {_TITLES.get(name, name)}'s ({len(want)} weights "
+                             f"of ranks {want}); name the right network with --net")
+        raise ValueError(f"{source}: weights shaped {shapes} are not {_TITLES.get(name, name)}'s (two or more "
+                         "2-D matrices); name the right network with --net")
     if any(0 in w.shape for w in W):
         raise ValueError(f"{source}: cannot rebuild {name!r} from parameters with a zero-size weight")
     if name == "two_layer":

@@ -42,7 +42,7 @@ def test_a_nan_run_of_the_cli_leaves_a_good_file_untouched_and_exits_non_zero(tm
     params = np.load(out_dir / "multi_layer.npz")
     assert all(np.isfinite(params[k]).all() for k in params.files)
 
-    bad = subprocess.run(common + ["--lr", "1000"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    bad = subprocess.run(common + ["--lr", "1000", "--overwrite"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert bad.returncode != 0
     assert "Traceback" not in bad.stderr and "RuntimeWarning" not in bad.stderr
     assert bad.stderr.startswith("fastnn train: error: training diverged: the loss is nan at step ")
@@ -67,7 +67,7 @@ def test_ctrl_c_after_the_parameters_went_bad_saves_nothing(tmp_path, capsys, mo
     assert cli.main(args) == 0
     before = _digests(out_dir)
     monkeypatch.setattr(runner.Run, "train_epoch", epoch_then_poison_then_interrupt)
-    status = cli.main(args)
+    status = cli.main(args + ["--overwrite"])
     err = capsys.readouterr().err
     assert status != 0
     assert "the parameters hold NaN or infinite values after" in err and "nothing was saved" in err

@@ -158,8 +158,8 @@ def saved_two_layer(tmp_path):
      "hidden_size must be an int >= 1, got '20'"),
     ('{"net": "two_layer", "config": {"input_size": 784, "hidden_size": 21, "output_size": 10}}',
      r"parameter 'W1' shape \(784, 21\), but .*two_layer\.npz holds \(784, 20\)"),
-    ('{"net": "simple_convnet"}', r"two_layer\.npz: weights W1..W2 shaped \[\(784, 20\), \(20, 10\)\] are not "
-                                  "those of a SimpleConvNet"),
+    ('{"net": "simple_convnet"}', r"two_layer\.npz: weights shaped \[\(784, 20\), \(20, 10\)\] are not "
+                                  r"SimpleConvNet's \(3 weights of ranks \[4, 2, 2\]\); name the right network"),
 ])
 def test_evaluate_with_a_bad_sidecar_is_one_line_naming_it(saved_two_layer, capsys, text, match):
     sidecar = saved_two_layer.with_suffix(".json")
