@@ -418,9 +418,7 @@ class Model:
                       validation_data=None, validation_steps=None, validation_freq=1, class_weight=None,
                       max_queue_size=10, workers=1, use_multiprocessing=False, shuffle=True, initial_epoch=0):
         """Keras 2's name for ``fit`` on a generator or Sequence (deprecated: use ``fit``)."""
-        import warnings
-        warnings.warn("Model.fit_generator is deprecated and will be removed in a future version; "
-                      "Model.fit supports generators", DeprecationWarning, stacklevel=2)
+        _deprecated_alias("fit")
         return self.fit(generator, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=verbose,
                         callbacks=callbacks, validation_data=validation_data, validation_steps=validation_steps,
                         validation_freq=validation_freq, class_weight=class_weight, max_queue_size=max_queue_size,
@@ -564,9 +562,7 @@ class Model:
     def evaluate_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
                            use_multiprocessing=False, verbose=0):
         """Keras 2's name for ``evaluate`` on a generator or Sequence (deprecated: use ``evaluate``)."""
-        import warnings
-        warnings.warn("Model.evaluate_generator is deprecated and will be removed in a future version; "
-                      "Model.evaluate supports generators", DeprecationWarning, stacklevel=2)
+        _deprecated_alias("evaluate")
         return self.evaluate(generator, steps=steps, callbacks=callbacks, max_queue_size=max_queue_size,
                              workers=workers, use_multiprocessing=use_multiprocessing, verbose=verbose)
 
@@ -626,9 +622,7 @@ class Model:
     def predict_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
                           use_multiprocessing=False, verbose=0):
         """Keras 2's name for ``predict`` on a generator or Sequence (deprecated: use ``predict``)."""
-        import warnings
-        warnings.warn("Model.predict_generator is deprecated and will be removed in a future version; "
-                      "Model.predict supports generators", DeprecationWarning, stacklevel=2)
+        _deprecated_alias("predict")
         return self.predict(generator, steps=steps, callbacks=callbacks, max_queue_size=max_queue_size,
                             workers=workers, use_multiprocessing=use_multiprocessing, verbose=verbose)
 
@@ -748,6 +742,13 @@ def _validate_now(epoch, validation_freq):
     if isinstance(validation_freq, (list, tuple, set)):
         return epoch + 1 in validation_freq
     return (epoch + 1) % int(validation_freq) == 0
+
+
+def _deprecated_alias(name):
+    """Keras 2's ``{name}_generator`` still works, with the warning Keras gave."""
+    import warnings
+    warnings.warn(f"Model.{name}_generator is deprecated and will be removed in a future version; "
+                  f"Model.{name} supports generators", DeprecationWarning, stacklevel=3)
 
 
 def _as_list(x):
