@@ -81,10 +81,13 @@ class Graph:
             if g is None:                    # nothing downstream depends on this tensor
                 layer.grads = {k: 0 * v for k, v in layer.params.items()}
                 continue
+            # the gradient w.r.t. the model's inputs is never used: layers may skip it
+            layer.need_input_grad = not all(any(src is i for i in self.inputs) for src in t.inbound)
             if id(t) in skip:
                 dx = layer.backward(g, skip_activation=True)
             else:
                 dx = layer.backward(g)
+            layer.need_input_grad = True
             dxs = dx if t.layer_takes_list else [dx]
             for src, d in zip(t.inbound, dxs):
                 grads[id(src)] = grads[id(src)] + d if id(src) in grads else d

@@ -22,13 +22,15 @@ from . import _checks as chk
 from . import numpy_kernels
 
 #: Compiled modules in fastnn._ext; each may define any of KERNEL_NAMES.
-COMPILED_MODULES = ("im2col", "conv", "pool", "dense", "softmax", "elementwise")
+COMPILED_MODULES = ("im2col", "conv", "pool", "dense", "softmax", "elementwise", "conv_nhwc")
 
 KERNEL_NAMES = (
     "im2col", "col2im", "conv_forward", "conv_backward",
     "maxpool_forward", "maxpool_backward", "affine_forward", "affine_backward",
     "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
     "relu_forward", "relu_backward", "sgd_update", "momentum_update", "adam_update",
+    # channels-last (Keras) kernels: fastnn/kernels/channels_last.py
+    "conv2d_nhwc_forward", "conv2d_nhwc_backward",
 )
 
 _compiled = {}          # kernel name -> compiled function
@@ -67,7 +69,7 @@ def _impl(name):
         fn = _compiled.get(name)
         if fn is not None:
             return fn
-    return getattr(numpy_kernels, name)
+    return getattr(numpy_kernels, name, None) or _NUMPY_CHANNELS_LAST[name]
 
 
 def compiled_kernels():
@@ -344,5 +346,14 @@ def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps=1e-7):
     grad, m, v = _update_args("Adam.update", param, ("grad", grad), ("m", m), ("v", v))
     _in_place("adam_update", param, grad, [m, v], float(lr_t), float(beta1), float(beta2), float(eps))
 
+
+# The channels-last (Keras) kernels: interface in channels_last.py, NumPy twins beside it.
+from . import numpy_nhwc  # noqa: E402
+from .channels_last import conv2d_nhwc_backward, conv2d_nhwc_forward  # noqa: E402,F401
+
+_NUMPY_CHANNELS_LAST = {
+    "conv2d_nhwc_forward": numpy_nhwc.conv2d_nhwc_forward,
+    "conv2d_nhwc_backward": numpy_nhwc.conv2d_nhwc_backward,
+}
 
 __all__ = list(KERNEL_NAMES) + ["compiled_kernels", "missing_modules", "numpy_kernels"]
