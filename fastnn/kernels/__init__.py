@@ -29,7 +29,11 @@ KERNEL_NAMES = (
     "maxpool_forward", "maxpool_backward", "affine_forward", "affine_backward",
     "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
     "relu_forward", "relu_backward", "sgd_update", "momentum_update", "adam_update",
-    # channels-last (Keras) kernels: fastnn/kernels/channels_last.py
+)
+
+#: The channels-last (Keras) kernels: interface in channels_last.py, NumPy
+#: twins in numpy_nhwc.py / numpy_norm.py, error cases in tests/test_kernels_nhwc.py etc.
+CHANNELS_LAST_NAMES = (
     "conv2d_nhwc_forward", "conv2d_nhwc_backward",
 )
 
@@ -48,7 +52,7 @@ def _load_compiled():
         except ImportError as exc:
             _load_errors[mod] = str(exc)
             continue
-        for name in KERNEL_NAMES:
+        for name in KERNEL_NAMES + CHANNELS_LAST_NAMES:
             fn = getattr(module, name, None)
             if fn is not None:
                 _compiled[name] = fn
@@ -356,4 +360,4 @@ _NUMPY_CHANNELS_LAST = {
     "conv2d_nhwc_backward": numpy_nhwc.conv2d_nhwc_backward,
 }
 
-__all__ = list(KERNEL_NAMES) + ["compiled_kernels", "missing_modules", "numpy_kernels"]
+__all__ = list(KERNEL_NAMES) + list(CHANNELS_LAST_NAMES) + ["compiled_kernels", "missing_modules", "numpy_kernels"]
