@@ -33,7 +33,7 @@ def backend_info():
         "version": __version__,
         "backend": get_backend(),
         "compiled": compiled,
-        "numpy_only": [k for k in kernels.KERNEL_NAMES if k not in compiled],
+        "numpy_only": [k for k in kernels.KERNEL_NAMES + kernels.CHANNELS_LAST_NAMES if k not in compiled],
         "missing_modules": kernels.missing_modules(),
         "openmp": _openmp_built(),
         "threads": get_num_threads(),
