@@ -22,7 +22,7 @@ from . import _checks as chk
 from . import numpy_kernels
 
 #: Compiled modules in fastnn._ext; each may define any of KERNEL_NAMES.
-COMPILED_MODULES = ("im2col", "conv", "pool", "dense", "softmax", "elementwise", "conv_nhwc")
+COMPILED_MODULES = ("im2col", "conv", "pool", "dense", "softmax", "elementwise", "conv_nhwc", "norm")
 
 KERNEL_NAMES = (
     "im2col", "col2im", "conv_forward", "conv_backward",
@@ -35,6 +35,7 @@ KERNEL_NAMES = (
 #: twins in numpy_nhwc.py / numpy_norm.py, error cases in tests/test_kernels_nhwc.py etc.
 CHANNELS_LAST_NAMES = (
     "conv2d_nhwc_forward", "conv2d_nhwc_backward",
+    "batchnorm_forward_train", "batchnorm_forward_infer", "batchnorm_backward", "dropout_apply",
 )
 
 _compiled = {}          # kernel name -> compiled function
@@ -352,12 +353,14 @@ def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps=1e-7):
 
 
 # The channels-last (Keras) kernels: interface in channels_last.py, NumPy twins beside it.
-from . import numpy_nhwc  # noqa: E402
-from .channels_last import conv2d_nhwc_backward, conv2d_nhwc_forward  # noqa: E402,F401
+from . import numpy_nhwc, numpy_norm  # noqa: E402
+from .channels_last import (  # noqa: E402,F401
+    batchnorm_backward, batchnorm_forward_infer, batchnorm_forward_train,
+    conv2d_nhwc_backward, conv2d_nhwc_forward, dropout_backward, dropout_forward,
+)
 
-_NUMPY_CHANNELS_LAST = {
-    "conv2d_nhwc_forward": numpy_nhwc.conv2d_nhwc_forward,
-    "conv2d_nhwc_backward": numpy_nhwc.conv2d_nhwc_backward,
-}
+_NUMPY_CHANNELS_LAST = {name: getattr(numpy_nhwc, name, None) or getattr(numpy_norm, name)
+                        for name in CHANNELS_LAST_NAMES}
 
-__all__ = list(KERNEL_NAMES) + list(CHANNELS_LAST_NAMES) + ["compiled_kernels", "missing_modules", "numpy_kernels"]
+__all__ = list(KERNEL_NAMES) + [n for n in CHANNELS_LAST_NAMES if n != "dropout_apply"] + [
+    "dropout_forward", "dropout_backward", "compiled_kernels", "missing_modules", "numpy_kernels"]

@@ -105,4 +105,106 @@ def conv2d_nhwc_backward(dout, x, kernel, strides=(1, 1), pads=(0, 0, 0, 0), rel
     return _impl("conv2d_nhwc_backward")(dout, x, kernel, strides, pads, relu_out, need_dx)
 
 
-CHANNELS_LAST_KERNELS = ("conv2d_nhwc_forward", "conv2d_nhwc_backward")
+# --------------------------------------------------------------------------
+# BatchNormalization, channel (feature) axis last
+# --------------------------------------------------------------------------
+def _columns(where, name, x):
+    """x (..., C) as its (M, C) view in C order; M, C > 0."""
+    x = chk.float_array(where, name, x)
+    if x.ndim < 2:
+        raise ValueError(f"{where}: {name} must have a batch axis and a channel axis, got shape {x.shape}")
+    if x.size == 0:
+        raise ValueError(f"{where}: {name} is empty (shape {x.shape})")
+    return np.asarray(x, order="C").reshape(-1, x.shape[-1])
+
+
+def _per_channel(where, name, v, C):
+    v = chk.float_array(where, name, v)
+    if v.shape != (C,):
+        raise ValueError(f"{where}: {name} must have shape ({C},), got {v.shape}")
+    return np.asarray(v, dtype=np.float64)
+
+
+def _epsilon(where, eps):
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
+        raise ValueError(f"{where}: epsilon must be a positive number, got {eps!r}")
+    return float(eps)
+
+
+def batchnorm_forward_train(x, gamma, beta, epsilon):
+    """x (..., C) -> (y like x, mean (C,), var (C,), inv_std (C,)) with the batch's statistics.
+
+    Each channel (last axis) is normalised over every other axis; the
+    statistics come back in float64 (biased variance, as Keras).
+    """
+    where = "BatchNormalization.forward"
+    x2 = _columns(where, "input", x)
+    C = x2.shape[1]
+    gamma, beta = _per_channel(where, "gamma", gamma, C), _per_channel(where, "beta", beta, C)
+    y, mean, var, inv_std = _impl("batchnorm_forward_train")(x2, gamma, beta, _epsilon(where, epsilon))
+    return y.reshape(x.shape), mean, var, inv_std
+
+
+def batchnorm_forward_infer(x, gamma, beta, mean, var, epsilon):
+    """x (..., C) -> y like x, normalised with the given (moving) mean and variance."""
+    where = "BatchNormalization.forward"
+    x2 = _columns(where, "input", x)
+    C = x2.shape[1]
+    args = [_per_channel(where, n, v, C) for n, v in
+            (("gamma", gamma), ("beta", beta), ("moving_mean", mean), ("moving_variance", var))]
+    y = _impl("batchnorm_forward_infer")(x2, *args, _epsilon(where, epsilon))
+    return y.reshape(x.shape)
+
+
+def batchnorm_backward(dout, x, gamma, mean, inv_std, training=True):
+    """Gradients -> (dx like x, dgamma (C,), dbeta (C,)).
+
+    mean, inv_std: what the forward pass normalised with (the batch's in
+    training, the moving ones at inference); training=True also takes the
+    gradient through the batch statistics.
+    """
+    where = "BatchNormalization.backward"
+    x2 = _columns(where, "input", x)
+    d2 = _columns(where, "dout", dout)
+    if np.shape(dout) != np.shape(x):
+        raise ValueError(f"{where}: dout must have shape {np.shape(x)}, got {np.shape(dout)}")
+    C = x2.shape[1]
+    gamma, mean, inv_std = (_per_channel(where, n, v, C) for n, v in
+                            (("gamma", gamma), ("mean", mean), ("inv_std", inv_std)))
+    training = chk.flag(where, "training", training)
+    d2, x2 = _same(d2, x2)
+    dx, dgamma, dbeta = _impl("batchnorm_backward")(d2, x2, gamma, mean, inv_std, training)
+    return dx.reshape(np.shape(x)), dgamma, dbeta
+
+
+# --------------------------------------------------------------------------
+# Dropout
+# --------------------------------------------------------------------------
+def _dropout_args(where, x, rate, key):
+    x = chk.float_array(where, "input", x)
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate < 1:
+        raise ValueError(f"{where}: rate must be a number in [0, 1), got {rate!r}")
+    if isinstance(key, bool) or not isinstance(key, numbers.Integral) or not 0 <= key < 2 ** 64:
+        raise ValueError(f"{where}: key must be an int in [0, 2**64), got {key!r}")
+    scale = x.dtype.type(1) / x.dtype.type(1 - float(rate))     # 1/(1 - rate) in x's dtype
+    return np.asarray(x, order="C"), float(rate), int(key), float(scale)
+
+
+def dropout_forward(x, rate, key):
+    """Inverted dropout of x (any shape): each value zeroed with probability
+    ``rate``, the others scaled by 1/(1 - rate). The mask is a function of
+    (key, position) only (see numpy_norm.dropout_keep): the same key gives
+    the same mask on both backends."""
+    x, rate, key, scale = _dropout_args("Dropout.forward", x, rate, key)
+    return _impl("dropout_apply")(x, key, rate, scale)
+
+
+def dropout_backward(dout, rate, key):
+    """Gradient of dropout_forward(x, rate, key): dout through the same mask and scale."""
+    dout, rate, key, scale = _dropout_args("Dropout.backward", dout, rate, key)
+    return _impl("dropout_apply")(dout, key, rate, scale)
+
+
+CHANNELS_LAST_KERNELS = ("conv2d_nhwc_forward", "conv2d_nhwc_backward",
+                         "batchnorm_forward_train", "batchnorm_forward_infer", "batchnorm_backward",
+                         "dropout_forward", "dropout_backward")
