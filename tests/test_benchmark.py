@@ -290,3 +290,26 @@ def test_time_implementations_waits_after_a_threaded_blas_entry(blocks, monkeypa
         assert order == ["blas"] * 3 + ["sleep 0.25"] + ["own"] * 3
     else:                                # the warm-up calls, then the repeats take turns
         assert order == ["blas", "own"] + ["blas", "sleep 0.25", "own"] * 2
+
+
+def test_report_has_the_alexnet_rows_and_their_peak_memory(full_report):
+    from fastnn.benchmark._alexnet import SECTION
+    tables = _tables(full_report)
+    rows = tables[SECTION]
+    assert [r[0] for r in rows[1:]] == ["AlexNet-style 224x224x3 train step", "AlexNet-style 224x224x3 predict"]
+    assert all(r[1].startswith(("batch 2,", "2 images")) for r in rows[1:])   # --batch 2 < 100
+    assert all(_ms(r[3]) > 0 and _ms(r[4]) > 0 for r in rows[1:])
+    memory = tables["Peak memory of the AlexNet-style train step"]
+    fastnn_mb = float(memory[1][0].replace(",", "").split()[0])
+    assert 50 < fastnn_mb < 20_000
+    assert memory[1][1] == "—"                                                 # --no-torch: no Keras child
+
+
+def test_alexnet_is_the_tutorials_network():
+    from fastnn import keras
+    from fastnn.benchmark._alexnet import build_alexnet
+    model = build_alexnet(keras)
+    shapes = [layer.output_shape for layer in model.layers]
+    assert shapes[0] == (54, 54, 6) and shapes[2] == (26, 26, 6) and shapes[3] == (26, 26, 256)
+    assert shapes[12] == (2, 2, 356) and shapes[-1] == (2,)
+    assert sum(w.size for w in model.trainable_weights) == model.count_params() - 2 * (6 + 256 + 384 + 384 + 356)
