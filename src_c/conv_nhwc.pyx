@@ -274,3 +274,110 @@ def conv2d_nhwc_backward(dout, x, kernel, strides, pads, relu_out=None, need_dx=
         dK += dK_parts[j]
         db += db_parts[j]
     return (dx if need_dx else None), dK.reshape(kernel.shape), db
+
+
+# --------------------------------------------------------------------------
+# Max pooling, NHWC (twins of numpy_nhwc.maxpool_nhwc_*)
+# --------------------------------------------------------------------------
+from libc.stdint cimport int64_t
+from libc.math cimport INFINITY
+
+
+cdef void _pool_image(const real* x, real* out, int64_t* arg, const Geometry* g, Py_ssize_t n) noexcept nogil:
+    """out, arg of image n: per window and channel, the first maximum (padding is -inf;
+    a NaN wins, the first NaN as np.argmax)."""
+    cdef Py_ssize_t C = g.C, oy, ox, ky, kx, y, xx, c, k, o
+    cdef const real* src
+    cdef real v
+    for oy in range(g.OH):
+        for ox in range(g.OW):
+            o = ((n * g.OH + oy) * g.OW + ox) * C
+            for c in range(C):
+                out[o + c] = -INFINITY
+                arg[o + c] = 0
+            for ky in range(g.KH):
+                y = oy * g.SH + ky - g.top
+                if y < 0 or y >= g.H:
+                    continue
+                for kx in range(g.KW):
+                    xx = ox * g.SW + kx - g.left
+                    if xx < 0 or xx >= g.W:
+                        continue
+                    src = x + ((n * g.H + y) * g.W + xx) * C
+                    k = ky * g.KW + kx
+                    for c in range(C):
+                        v = src[c]
+                        if v > out[o + c] or (v != v and out[o + c] == out[o + c]):
+                            out[o + c] = v
+                            arg[o + c] = k
+
+
+cdef void _unpool_image(const real* dout, const int64_t* arg, real* dx, const Geometry* g,
+                        Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t C = g.C, oy, ox, y, xx, c, k, o
+    for oy in range(g.OH):
+        for ox in range(g.OW):
+            o = ((n * g.OH + oy) * g.OW + ox) * C
+            for c in range(C):
+                k = arg[o + c]
+                y = oy * g.SH + k // g.KW - g.top
+                xx = ox * g.SW + k % g.KW - g.left
+                if 0 <= y < g.H and 0 <= xx < g.W:
+                    dx[((n * g.H + y) * g.W + xx) * C + c] += dout[o + c]
+
+
+def _pool_batch(const real[:, :, :, ::1] x, real[:, :, :, ::1] out, int64_t[:, :, :, ::1] arg,
+                tuple geom, int nthreads):
+    cdef Geometry g
+    g.N, g.H, g.W, g.C, g.KH, g.KW, g.F, g.SH, g.SW, g.top, g.left, g.OH, g.OW = geom
+    cdef Py_ssize_t n
+    for n in prange(g.N, nogil=True, num_threads=nthreads, schedule="static"):
+        _pool_image(&x[0, 0, 0, 0], &out[0, 0, 0, 0], &arg[0, 0, 0, 0], &g, n)
+
+
+def _unpool_batch(const real[:, :, :, ::1] dout, const int64_t[:, :, :, ::1] arg, real[:, :, :, ::1] dx,
+                  tuple geom, int nthreads):
+    cdef Geometry g
+    g.N, g.H, g.W, g.C, g.KH, g.KW, g.F, g.SH, g.SW, g.top, g.left, g.OH, g.OW = geom
+    cdef Py_ssize_t n
+    for n in prange(g.N, nogil=True, num_threads=nthreads, schedule="static"):
+        _unpool_image(&dout[0, 0, 0, 0], &arg[0, 0, 0, 0], &dx[0, 0, 0, 0], &g, n)
+
+
+#: Below this many window reads a pooling call runs on one thread.
+POOL_MIN_WORK = 1 << 17
+
+
+def _pool_geometry(where, shape, pool_size, strides, pads):
+    N, H, W, C = (int(s) for s in shape)
+    ph, pw = (int(p) for p in pool_size)
+    sh, sw = (int(s) for s in strides)
+    top, bottom, left, right = (int(p) for p in pads)
+    if min(N, H, W, C, ph, pw, sh, sw) < 1 or min(top, bottom, left, right) < 0 \
+            or max(top, bottom) >= ph or max(left, right) >= pw or ph > H + top + bottom or pw > W + left + right:
+        raise ValueError(f"{where}: bad geometry: input {tuple(shape)}, pool {pool_size}, strides {strides}, pads {pads}")
+    OH = (H + top + bottom - ph) // sh + 1
+    OW = (W + left + right - pw) // sw + 1
+    threads = 1 if N * OH * OW * C * ph * pw < POOL_MIN_WORK else max(1, min(N, int(get_num_threads())))
+    return (N, H, W, C, ph, pw, C, sh, sw, top, left, OH, OW), threads
+
+
+def maxpool_nhwc_forward(x, pool_size, strides, pads):
+    """x (N,H,W,C) -> (out (N,OH,OW,C), argmax (N,OH,OW,C) int64, index ky*PW+kx in the window)."""
+    geom, threads = _pool_geometry("maxpool_nhwc_forward", x.shape, pool_size, strides, pads)
+    N, OH, OW, C = geom[0], geom[11], geom[12], geom[3]
+    out = np.empty((N, OH, OW, C), dtype=x.dtype)
+    arg = np.empty((N, OH, OW, C), dtype=np.int64)
+    _pool_batch(x, out, arg, geom, threads)
+    return out, arg
+
+
+def maxpool_nhwc_backward(dout, argmax, input_shape, pool_size, strides, pads):
+    """dout, argmax (N,OH,OW,C) -> dx (input_shape): dout added at each window's maximum."""
+    geom, threads = _pool_geometry("maxpool_nhwc_backward", input_shape, pool_size, strides, pads)
+    if dout.shape != (geom[0], geom[11], geom[12], geom[3]) or argmax.shape != dout.shape:
+        raise ValueError(f"maxpool_nhwc_backward: dout and argmax must have shape "
+                         f"{(geom[0], geom[11], geom[12], geom[3])}, got {dout.shape} and {argmax.shape}")
+    dx = np.zeros(tuple(int(s) for s in input_shape), dtype=dout.dtype)
+    _unpool_batch(dout, argmax, dx, geom, threads)
+    return dx

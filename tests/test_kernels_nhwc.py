@@ -208,3 +208,85 @@ def test_backward_checks_dout_shape():
         kernels.conv2d_nhwc_backward(np.zeros((2, 3, 3, 5)), x, k)
     with pytest.raises(ValueError, match="relu_out must have shape"):
         kernels.conv2d_nhwc_backward(np.zeros((2, 3, 3, 4)), x, k, relu_out=np.zeros((2, 3, 3, 5)))
+
+
+# --------------------------------------------------------------------------
+# Max pooling, NHWC
+# --------------------------------------------------------------------------
+@pytest.fixture(params=["serial", "threads"])
+def pool_threads(request, monkeypatch):
+    from fastnn._ext import conv_nhwc
+    if request.param == "threads":
+        monkeypatch.setattr(conv_nhwc, "POOL_MIN_WORK", 0)
+        monkeypatch.setattr(conv_nhwc, "get_num_threads", lambda: 3)
+
+
+def random_pool_case(rng, dtype):
+    from fastnn.keras.layers.convolutional import window_plan
+    N = int(rng.choice([1, 2, 4]))
+    ph, pw = (int(v) for v in rng.integers(1, 5, size=2))
+    sh, sw = (int(v) for v in rng.integers(1, 5, size=2))
+    H, W = int(rng.integers(ph, ph + 8)), int(rng.integers(pw, pw + 8))
+    C = int(rng.integers(1, 6))
+    padding = "same" if rng.random() < 0.5 else "valid"
+    _, top, bottom = window_plan(H, ph, sh, padding)
+    _, left, right = window_plan(W, pw, sw, padding)
+    x = rng.standard_normal((N, H, W, C)).astype(dtype)
+    return x, (ph, pw), (sh, sw), (top, bottom, left, right)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(12))
+def test_maxpool_compiled_matches_numpy(dtype, seed, pool_threads):
+    rng = np.random.default_rng(100 + seed)
+    x, pool, strides, pads = random_pool_case(rng, dtype)
+    if seed % 3 == 0:
+        x = np.round(x)                       # ties: both take the first maximum
+    ref, ref_arg = on("numpy", kernels.maxpool_nhwc_forward, x, pool, strides, pads)
+    got, got_arg = on("cython", kernels.maxpool_nhwc_forward, x, pool, strides, pads)
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(got_arg, ref_arg)
+    dout = rng.standard_normal(ref.shape).astype(dtype)
+    r = on("numpy", kernels.maxpool_nhwc_backward, dout, ref_arg, x.shape, pool, strides, pads)
+    g = on("cython", kernels.maxpool_nhwc_backward, dout, ref_arg, x.shape, pool, strides, pads)
+    assert g.shape == x.shape and g.dtype == dtype
+    close(g, r, dtype)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "cython"])
+def test_maxpool_matches_the_nchw_kernel_and_its_gradient(backend):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 9, 7, 4))
+    with fastnn.use_backend(backend):
+        out, arg = kernels.maxpool_nhwc_forward(x, (3, 2), (2, 2), (0, 0, 0, 0))
+        # the book's NCHW kernel takes one stride and square-free windows too
+        ref, _ = kernels.maxpool_forward(np.ascontiguousarray(x.transpose(0, 3, 1, 2)), 3, 2, 2, 0)
+        np.testing.assert_array_equal(out, ref.transpose(0, 2, 3, 1))
+        w = rng.standard_normal(out.shape)
+        dx = kernels.maxpool_nhwc_backward(w, arg, x.shape, (3, 2), (2, 2), (0, 0, 0, 0))
+
+        def loss():
+            return float(np.sum(w * kernels.maxpool_nhwc_forward(x, (3, 2), (2, 2), (0, 0, 0, 0))[0]))
+        np.testing.assert_allclose(dx, _numerical_grad(loss, x), rtol=1e-6, atol=1e-7)
+
+
+def test_maxpool_padding_never_wins():
+    x = -np.ones((1, 3, 3, 1))
+    for backend in ("numpy", "cython"):
+        out, _ = on(backend, kernels.maxpool_nhwc_forward, x, (2, 2), (2, 2), (0, 1, 0, 1))
+        np.testing.assert_array_equal(out, -np.ones((1, 2, 2, 1)))
+
+
+def test_maxpool_errors():
+    x = np.zeros((1, 4, 4, 2))
+    with pytest.raises(ValueError, match="MaxPooling2D.forward: pads .* must be smaller than the window"):
+        kernels.maxpool_nhwc_forward(x, (2, 2), (2, 2), (2, 0, 0, 0))
+    with pytest.raises(ValueError, match="MaxPooling2D.forward: window 5x2 is larger"):
+        kernels.maxpool_nhwc_forward(x, (5, 2), (1, 1), (0, 0, 0, 0))
+    out, arg = kernels.maxpool_nhwc_forward(x, (2, 2), (2, 2))
+    with pytest.raises(TypeError, match="MaxPooling2D.backward: argmax must be the int64 array"):
+        kernels.maxpool_nhwc_backward(out, arg.astype(np.int32), x.shape, (2, 2), (2, 2))
+    with pytest.raises(ValueError, match=r"argmax values must lie in \[0, 4\)"):
+        kernels.maxpool_nhwc_backward(out, arg + 4, x.shape, (2, 2), (2, 2))
+    with pytest.raises(ValueError, match="MaxPooling2D.backward: dout must have shape"):
+        kernels.maxpool_nhwc_backward(out[:, :1], arg, x.shape, (2, 2), (2, 2))

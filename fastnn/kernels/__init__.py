@@ -34,7 +34,7 @@ KERNEL_NAMES = (
 #: The channels-last (Keras) kernels: interface in channels_last.py, NumPy
 #: twins in numpy_nhwc.py / numpy_norm.py, error cases in tests/test_kernels_nhwc.py etc.
 CHANNELS_LAST_NAMES = (
-    "conv2d_nhwc_forward", "conv2d_nhwc_backward",
+    "conv2d_nhwc_forward", "conv2d_nhwc_backward", "maxpool_nhwc_forward", "maxpool_nhwc_backward",
     "batchnorm_forward_train", "batchnorm_forward_infer", "batchnorm_backward", "dropout_apply",
 )
 
@@ -357,6 +357,7 @@ from . import numpy_nhwc, numpy_norm  # noqa: E402
 from .channels_last import (  # noqa: E402,F401
     batchnorm_backward, batchnorm_forward_infer, batchnorm_forward_train,
     conv2d_nhwc_backward, conv2d_nhwc_forward, dropout_backward, dropout_forward,
+    maxpool_nhwc_backward, maxpool_nhwc_forward,
 )
 
 _NUMPY_CHANNELS_LAST = {name: getattr(numpy_nhwc, name, None) or getattr(numpy_norm, name)

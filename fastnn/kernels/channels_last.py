@@ -208,3 +208,52 @@ def dropout_backward(dout, rate, key):
 CHANNELS_LAST_KERNELS = ("conv2d_nhwc_forward", "conv2d_nhwc_backward",
                          "batchnorm_forward_train", "batchnorm_forward_infer", "batchnorm_backward",
                          "dropout_forward", "dropout_backward")
+
+
+# --------------------------------------------------------------------------
+# Max pooling, NHWC
+# --------------------------------------------------------------------------
+def _pool_args(where, shape, pool_size, strides, pads):
+    pool_size = _pair(where, "pool_size", pool_size)
+    strides = _pair(where, "strides", strides)
+    pads = _pads(where, pads)
+    N, H, W, C = shape
+    if N == 0 or min(H, W, C) == 0:
+        raise ValueError(f"{where}: input has an empty dimension (shape {tuple(shape)})")
+    (ph, pw), (top, bottom, left, right) = pool_size, pads
+    if max(top, bottom) >= ph or max(left, right) >= pw:
+        raise ValueError(f"{where}: pads {pads} must be smaller than the window {ph}x{pw} "
+                         "(a window of padding only has no maximum)")
+    if ph > H + top + bottom or pw > W + left + right:
+        raise ValueError(f"{where}: window {ph}x{pw} is larger than the padded input "
+                         f"{H + top + bottom}x{W + left + right}")
+    OH = (H + top + bottom - ph) // strides[0] + 1
+    OW = (W + left + right - pw) // strides[1] + 1
+    return pool_size, strides, pads, (N, OH, OW, C)
+
+
+def maxpool_nhwc_forward(x, pool_size=(2, 2), strides=(2, 2), pads=(0, 0, 0, 0)):
+    """x (N,H,W,C) -> (out (N,OH,OW,C), argmax (N,OH,OW,C) int64, index ky*PW+kx within the window).
+
+    pads (top, bottom, left, right) count as -inf: padding never wins.
+    """
+    where = "MaxPooling2D.forward"
+    x = chk.float_array(where, "input", x, ndim=4)
+    pool_size, strides, pads, _ = _pool_args(where, x.shape, pool_size, strides, pads)
+    return _impl("maxpool_nhwc_forward")(np.ascontiguousarray(x), pool_size, strides, pads)
+
+
+def maxpool_nhwc_backward(dout, argmax, input_shape, pool_size=(2, 2), strides=(2, 2), pads=(0, 0, 0, 0)):
+    """dout, argmax (N,OH,OW,C) -> dx with ``input_shape`` (N,H,W,C)."""
+    where = "MaxPooling2D.backward"
+    dout = chk.float_array(where, "dout", dout, ndim=4)
+    shape = chk.input_shape_4d(where, input_shape)
+    pool_size, strides, pads, out_shape = _pool_args(where, shape, pool_size, strides, pads)
+    chk.shape_is(where, "dout", dout, out_shape)
+    if not isinstance(argmax, np.ndarray) or argmax.dtype != np.int64:
+        raise TypeError(f"{where}: argmax must be the int64 array from maxpool_nhwc_forward")
+    chk.shape_is(where, "argmax", argmax, out_shape)
+    if argmax.size and (argmax.min() < 0 or argmax.max() >= pool_size[0] * pool_size[1]):
+        raise ValueError(f"{where}: argmax values must lie in [0, {pool_size[0] * pool_size[1]})")
+    return _impl("maxpool_nhwc_backward")(np.ascontiguousarray(dout), np.ascontiguousarray(argmax), shape,
+                                          pool_size, strides, pads)

@@ -99,3 +99,35 @@ def conv2d_nhwc_backward(dout, x, kernel, strides, pads, relu_out=None, need_dx=
         dcols = dz @ kernel.reshape(KH * KW * C, F).T
         dx = np.ascontiguousarray(nhwc_fold(dcols, x.shape, KH, KW, strides, pads))
     return dx, dkernel, dbias
+
+
+def maxpool_nhwc_forward(x, pool_size, strides, pads):
+    """x (N, H, W, C) -> (out (N, OH, OW, C), argmax (N, OH, OW, C) int64).
+
+    argmax is the index ky*PW + kx of the maximum within its window (the
+    first one on ties, as np.argmax); padding counts as -inf, so it never
+    wins over a real value.
+    """
+    PH, PW = pool_size
+    N, H, W, C = x.shape
+    OH, OW = nhwc_out_size(H, W, PH, PW, strides, pads)
+    (sh, sw) = strides
+    xp = _padded(x, pads, fill=-np.inf)
+    windows = sliding_window_view(xp, (PH, PW), axis=(1, 2))[:, :sh * OH:sh, :sw * OW:sw]
+    flat = windows.reshape(N, OH, OW, C, PH * PW)            # (N, OH, OW, C, PH*PW), a copy
+    argmax = np.argmax(flat, axis=-1)
+    out = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
+    return np.ascontiguousarray(out), argmax.astype(np.int64)
+
+
+def maxpool_nhwc_backward(dout, argmax, input_shape, pool_size, strides, pads):
+    """dout, argmax (N, OH, OW, C) -> dx (N, H, W, C): each dout value added at its window's maximum."""
+    PH, PW = pool_size
+    N, H, W, C = input_shape
+    (sh, sw), (top, bottom, left, right) = strides, pads
+    OH, OW = dout.shape[1:3]
+    grad = np.zeros((N, H + top + bottom, W + left + right, C), dtype=dout.dtype)
+    for ky in range(PH):
+        for kx in range(PW):
+            grad[:, ky:ky + sh * OH:sh, kx:kx + sw * OW:sw, :] += np.where(argmax == ky * PW + kx, dout, 0)
+    return np.ascontiguousarray(grad[:, top:top + H, left:left + W, :])
