@@ -146,7 +146,6 @@ def alexnet_cases(batch):
 # --------------------------------------------------------------------------
 def _child(which, batch):
     """Run in the child: build, two train steps, print the peak RSS in MB as JSON."""
-    import resource
     x, y = batch_data(batch)
     if which == "keras-torch":
         keras = real_keras()
@@ -160,8 +159,23 @@ def _child(which, batch):
         model = _fastnn_model()
     for _ in range(2):
         model.train_on_batch(x, y)
-    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss      # kilobytes on Linux
-    print(json.dumps({"rss_mb": kb / 1024}))
+    print(json.dumps({"rss_mb": _peak_rss_kb() / 1024}))
+
+
+def _peak_rss_kb():
+    """This process's peak RSS in kB: VmHWM on Linux (ru_maxrss there keeps the
+    parent's peak across fork and exec, so a child of a large process would
+    report its parent's size), else ru_maxrss."""
+    import resource
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024 if sys.platform == "darwin" else kb            # bytes on macOS
 
 
 def peak_rss_mb(batch, threads=None, with_keras=True):
@@ -190,7 +204,7 @@ def memory_section(rss, batch):
     ratio = (f"{rss['fastnn'] / rss['keras-torch']:.2f}" if rss.get("fastnn") and rss.get("keras-torch")
              else "—")
     return ["", "## Peak memory of the AlexNet-style train step", "",
-            f"Peak resident memory (ru_maxrss) of a fresh process that imports, builds the network and runs "
+            f"Peak resident memory (VmHWM) of a fresh process that imports, builds the network and runs "
             f"two train steps at batch {batch}; each implementation in its own process.", "",
             "| fastnn (compiled) | Keras 3 on PyTorch | fastnn/Keras |", "|---:|---:|---:|",
             f"| {fmt(rss.get('fastnn'))} | {fmt(rss.get('keras-torch'))} | {ratio} |"]
