@@ -121,15 +121,16 @@ def alexnet_cases(batch):
         return lambda: model.predict(x, batch_size=batch, verbose=0)
 
     keras = real_keras()
-    torch_train = torch_predict = None
-    if keras is not None:
-        def torch_train():
-            model = _keras_model(keras)
-            return lambda: model.train_on_batch(x, y)
 
-        def torch_predict():
-            model = _keras_model(keras, compiled=False)
-            return lambda: model.predict(x, batch_size=batch, verbose=0)
+    def keras_train():
+        model = _keras_model(keras)
+        return lambda: model.train_on_batch(x, y)
+
+    def keras_predict():
+        model = _keras_model(keras, compiled=False)
+        return lambda: model.predict(x, batch_size=batch, verbose=0)
+
+    torch_train, torch_predict = (keras_train, keras_predict) if keras is not None else (None, None)
 
     dt = "float32"
     return [

@@ -84,7 +84,6 @@ class BatchNormalization(Layer):
         return self._back(y)
 
     def backward(self, dout):
-        p = self.params
         gamma, _ = self._gamma_beta(self._x.shape[-1], self._x.dtype)
         dx, dgamma, dbeta = kernels.batchnorm_backward(
             self._channels_last(dout), self._x, gamma, self._mean, self._inv_std, self._training)
