@@ -5,11 +5,12 @@ import pytest
 from conftest import case_id
 
 from fastnn.benchmark._data import default_data_dir, load_images
+from fastnn.benchmark._alexnet import alexnet_cases
 from fastnn.benchmark._keras_models import keras_cases
 from fastnn.benchmark._networks import network_cases
 
 IMAGES, LABELS, _ = load_images(10000, default_data_dir())
-CASES = network_cases(IMAGES, LABELS) + keras_cases(IMAGES, LABELS)
+CASES = network_cases(IMAGES, LABELS) + keras_cases(IMAGES, LABELS) + alexnet_cases(100)
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)

@@ -33,7 +33,7 @@ def backend_info():
     from . import kernels
 
     compiled = kernels.compiled_kernels()
-    numpy_only = [k for k in kernels.KERNEL_NAMES if k not in compiled]
+    numpy_only = [k for k in kernels.KERNEL_NAMES + kernels.CHANNELS_LAST_NAMES if k not in compiled]
     backend = get_backend()
     running, why = _what_runs(backend, compiled, numpy_only)
     info = {

@@ -36,9 +36,13 @@ include "blas_gemm.pxi"
 cdef extern from "<limits.h>":
     int INT_MAX
 
-#: Below this many multiply-adds a product runs on one thread, where waking
-#: a second one would cost about as much as it saves.
-PARALLEL_MIN_MADDS = 1_000_000
+#: Below this many multiply-adds a product runs on one thread, with no OpenMP
+#: region at all: waking a sleeping thread (fastnn's OpenMP threads wait
+#: passively) costs tens of microseconds, as much as such a product takes on
+#: one core (8M multiply-adds: about 0.1 ms in float32). At 1M, the book's
+#: TwoLayerNet (784-50-10, batch 32 and 100) ran slower compiled than on NumPy
+#: (issue 18). Not re-measured on a quiet machine yet: see bench/.
+PARALLEL_MIN_MADDS = 8_000_000
 
 
 def _check_blas_size(where, *dims):
@@ -62,6 +66,10 @@ cdef void _affine_forward(const real[:, ::1] x, const real[:, ::1] W, const real
             for j in range(M):
                 out[i, j] = b[j]
         if N == 0 or M == 0 or D == 0:
+            return
+        if threads == 1:                 # no OpenMP region: nothing to wake
+            matmul_rm(c'N', c'N', <int>N, <int>M, <int>D, 1, &x[0, 0], <int>D,
+                      &W[0, 0], <int>M, 1, &out[0, 0], <int>M)
             return
         for blk in prange(threads, num_threads=threads, schedule="static"):
             r0 = _block_start(blk, threads, N)

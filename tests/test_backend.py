@@ -36,14 +36,14 @@ def run_python(code, **env_vars):
 # --------------------------------------------------------------------------
 def test_every_kernel_is_compiled():
     assert kernels.missing_modules() == {}, f"compiled modules failed to import: {kernels.missing_modules()}"
-    assert kernels.compiled_kernels() == sorted(kernels.KERNEL_NAMES)
+    assert kernels.compiled_kernels() == sorted(kernels.KERNEL_NAMES + kernels.CHANNELS_LAST_NAMES)
 
 
 @pytest.mark.parametrize("module", kernels.COMPILED_MODULES)
 def test_compiled_modules_define_their_kernels(module):
     import importlib
     ext = importlib.import_module("fastnn._ext." + module)
-    defined = [name for name in kernels.KERNEL_NAMES if hasattr(ext, name)]
+    defined = [name for name in kernels.KERNEL_NAMES + kernels.CHANNELS_LAST_NAMES if hasattr(ext, name)]
     assert defined, f"fastnn._ext.{module} defines none of the kernels"
 
 
@@ -202,7 +202,7 @@ def test_backend_info_keys_and_values():
         assert info["running"] == ("cython" if not info["numpy_only"] else "cython+numpy")
     assert info["version"] == fastnn.__version__
     assert info["backend"] == fastnn.get_backend()
-    assert sorted(info["compiled"] + info["numpy_only"]) == sorted(kernels.KERNEL_NAMES)
+    assert sorted(info["compiled"] + info["numpy_only"]) == sorted(kernels.KERNEL_NAMES + kernels.CHANNELS_LAST_NAMES)
     assert isinstance(info["openmp"], bool)
     assert info["threads"] == fastnn.get_num_threads() >= 1
     assert isinstance(info["blas"], list)

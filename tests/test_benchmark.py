@@ -305,3 +305,25 @@ def test_default_output_never_touches_the_tracked_results(tmp_path, monkeypatch,
     assert "wrote fastnn-output/benchmark.md" in capsys.readouterr().out
     assert main(TINY + ["--quick", "--only", "softmax-CE forward", "--output", "-"]) == 0
     assert "softmax-CE forward" in capsys.readouterr().out      # '-': the report on stdout
+
+def test_report_has_the_alexnet_rows_and_their_peak_memory(full_report):
+    from fastnn.benchmark._alexnet import SECTION
+    tables = _tables(full_report)
+    rows = tables[SECTION]
+    assert [r[0] for r in rows[1:]] == ["AlexNet-style 224x224x3 train step", "AlexNet-style 224x224x3 predict"]
+    assert all(r[1].startswith(("batch 2,", "2 images")) for r in rows[1:])   # --batch 2 < 100
+    assert all(_ms(r[3]) > 0 and _ms(r[4]) > 0 for r in rows[1:])
+    memory = tables["Peak memory of the AlexNet-style train step"]
+    fastnn_mb = float(memory[1][0].replace(",", "").split()[0])
+    assert 50 < fastnn_mb < 20_000
+    assert memory[1][1] == "—"                                                 # --no-torch: no Keras child
+
+
+def test_alexnet_is_the_tutorials_network():
+    from fastnn import keras
+    from fastnn.benchmark._alexnet import build_alexnet
+    model = build_alexnet(keras)
+    shapes = [layer.output_shape for layer in model.layers]
+    assert shapes[0] == (54, 54, 6) and shapes[2] == (26, 26, 6) and shapes[3] == (26, 26, 256)
+    assert shapes[12] == (2, 2, 356) and shapes[-1] == (2,)
+    assert sum(w.size for w in model.trainable_weights) == model.count_params() - 2 * (6 + 256 + 384 + 384 + 356)

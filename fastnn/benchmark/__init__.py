@@ -86,9 +86,16 @@ def build_cases(quick, batch, images, inference_images, labels, only=None):
         keras_cases = None
     if keras_cases is not None:
         cases += keras_cases(images, labels, batch, inference_images)
+        from ._alexnet import alexnet_cases
+        cases += alexnet_cases(alexnet_batch(quick, batch))
     if only:
         cases = [c for c in cases if any(t.lower() in f"{c.name} {c.detail} {c.dtype}".lower() for t in only)]
     return cases
+
+
+def alexnet_batch(quick, batch):
+    """Batch of the AlexNet-style rows: the tutorial's 100 (20 in quick mode), or --batch if smaller."""
+    return min(batch, 20 if quick else 100)
 
 
 def _import_torch(wanted):
@@ -194,7 +201,14 @@ def main(argv=None, command="fastnn bench"):
     if not args.only:
         print("fastnn bench: per-layer times of the compiled train steps ...", flush=True)
         breakdown = breakdown_tables(images, labels, args.batch, steps=5 if quick else 15)
-    text = render(results, peaks, peak_size, machine_rows(torch), settings, torch is not None, breakdown)
+    extra = None
+    if any("train:alexnet:float32" in r.case.tags for r in results):
+        from ._alexnet import memory_section, peak_rss_mb
+        print("fastnn bench: peak memory of the AlexNet-style train step ...", flush=True)
+        ab = alexnet_batch(quick, args.batch)
+        extra = memory_section(peak_rss_mb(ab, _backend.get_num_threads(), with_keras=torch is not None), ab)
+    text = render(results, peaks, peak_size, machine_rows(torch), settings, torch is not None, breakdown,
+                  extra)
     output = args.output or DEFAULT_OUTPUT
     if output == "-":
         sys.stdout.write(text)

@@ -55,7 +55,7 @@ MODELS = {
     "Keras-style MLP (784-512-10)": (_mlp, (784,), _torch_mlp,
                                      ("affine_forward", "affine_backward", "relu_forward", "relu_backward")),
     "Keras-style CNN (conv32-pool-100-10)": (_cnn, (28, 28, 1), _torch_cnn,
-                                             ("conv_forward", "conv_backward", "maxpool_forward",
+                                             ("conv2d_nhwc_forward", "conv2d_nhwc_backward", "maxpool_forward",
                                               "maxpool_backward", "affine_forward", "affine_backward",
                                               "relu_forward", "relu_backward")),
 }

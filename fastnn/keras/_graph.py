@@ -86,10 +86,11 @@ class Graph:
                 self._states[id(t)] = t.layer._snapshot()      # what this call's backward needs
         return [values[id(t)] for t in self.outputs]
 
-    def backward(self, douts, fused):
+    def backward(self, douts, fused, need_input_grads=True):
         """douts: gradient per output; fused[i]: douts[i] is w.r.t. the output's pre-activation.
 
-        Leaves the weight gradients in each layer's ``grads``; returns the gradient w.r.t. each input.
+        Leaves the weight gradients in each layer's ``grads``; returns the gradient w.r.t. each input
+        (zeros where ``need_input_grads=False`` let the first layers skip computing it).
         """
         grads = {}
         skip = set()
@@ -108,10 +109,14 @@ class Graph:
                 continue
             if id(layer) in self._shared:
                 layer._restore(self._states[id(t)])
+            # a model's own backward never uses the gradient w.r.t. its inputs: layers may skip it
+            layer.need_input_grad = need_input_grads or not all(
+                any(src is i for i in self.inputs) for src in t.inbound)
             if id(t) in skip:
                 dx = layer.backward(g, skip_activation=True)
             else:
                 dx = layer.backward(g)
+            layer.need_input_grad = True
             if id(layer) in self._shared:
                 acc = shared_grads.setdefault(id(layer), (layer, {}))[1]
                 for k, v in layer.grads.items():

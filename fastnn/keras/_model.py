@@ -336,7 +336,7 @@ class Model:
             for key, m in objs:
                 sums[key] = float(np.sum(m.per_sample(y, out)))
         if training:
-            graph.backward(douts, self._fused)
+            graph.backward(douts, self._fused, need_input_grads=False)
             keys, params = self._trainable()
             self.optimizer.apply(keys, params, self._trainable_grads())
         return outs, sums

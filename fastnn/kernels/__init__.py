@@ -22,7 +22,8 @@ from . import _checks as chk
 from . import numpy_kernels
 
 #: Compiled modules in fastnn._ext; each may define any of KERNEL_NAMES.
-COMPILED_MODULES = ("im2col", "conv", "pool", "dense", "softmax", "elementwise", "depthwise", "avgpool")
+COMPILED_MODULES = ("im2col", "conv", "pool", "dense", "softmax", "elementwise", "depthwise", "avgpool",
+                    "conv_nhwc", "norm")
 
 KERNEL_NAMES = (
     "im2col", "col2im", "conv_forward", "conv_backward",
@@ -30,6 +31,13 @@ KERNEL_NAMES = (
     "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
     "relu_forward", "relu_backward", "sgd_update", "momentum_update", "adam_update",
     "depthwise_conv_forward", "depthwise_conv_backward", "avgpool_forward", "avgpool_backward",
+)
+
+#: The channels-last (Keras) kernels: interface in channels_last.py, NumPy
+#: twins in numpy_conv_nhwc.py / numpy_norm.py, error cases in tests/test_kernels_nhwc.py etc.
+CHANNELS_LAST_NAMES = (
+    "conv2d_nhwc_forward", "conv2d_nhwc_backward", "maxpool_nhwc_forward", "maxpool_nhwc_backward",
+    "batchnorm_forward_train", "batchnorm_forward_infer", "batchnorm_backward", "dropout_apply",
 )
 
 _compiled = {}          # kernel name -> compiled function
@@ -47,7 +55,7 @@ def _load_compiled():
         except ImportError as exc:
             _load_errors[mod] = str(exc)
             continue
-        for name in KERNEL_NAMES:
+        for name in KERNEL_NAMES + CHANNELS_LAST_NAMES:
             fn = getattr(module, name, None)
             if fn is not None:
                 _compiled[name] = fn
@@ -92,7 +100,7 @@ def _impl(name):
         fn = _compiled.get(name)
         if fn is not None:
             return fn
-    return getattr(numpy_kernels, name)
+    return getattr(numpy_kernels, name, None) or _NUMPY_CHANNELS_LAST[name]
 
 
 def compiled_kernels():
@@ -399,5 +407,18 @@ def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps=1e-7):
 from .nhwc import (avgpool_backward, avgpool_forward, depthwise_conv_backward,  # noqa: E402
                    depthwise_conv_forward)
 
-__all__ = list(KERNEL_NAMES) + ["compiled_kernels", "missing_modules", "numpy_kernels",
-                               "KernelFallbackWarning", "fallback_message"]
+# The channels-last (Keras) convolution, max-pooling, BatchNormalization and Dropout:
+# interface in channels_last.py, NumPy twins in numpy_conv_nhwc.py and numpy_norm.py.
+from . import numpy_conv_nhwc, numpy_norm  # noqa: E402
+from .channels_last import (  # noqa: E402,F401
+    batchnorm_backward, batchnorm_forward_infer, batchnorm_forward_train,
+    conv2d_nhwc_backward, conv2d_nhwc_forward, dropout_backward, dropout_forward,
+    maxpool_nhwc_backward, maxpool_nhwc_forward,
+)
+
+_NUMPY_CHANNELS_LAST = {name: getattr(numpy_conv_nhwc, name, None) or getattr(numpy_norm, name)
+                        for name in CHANNELS_LAST_NAMES}
+
+__all__ = list(KERNEL_NAMES) + [n for n in CHANNELS_LAST_NAMES if n != "dropout_apply"] + [
+    "dropout_forward", "dropout_backward", "compiled_kernels", "missing_modules", "numpy_kernels",
+    "KernelFallbackWarning", "fallback_message"]

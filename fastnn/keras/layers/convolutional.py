@@ -1,10 +1,10 @@
-"""Conv2D and MaxPooling2D, channels_last, on the book's kernels.
+"""Conv2D and MaxPooling2D, channels_last.
 
-Keras stores images as NHWC and a conv kernel as (kh, kw, in, out); the
-kernels (``fastnn.kernels.conv_forward`` etc., the ones under
-``fastnn.layers.Convolution``/``Pooling``) work in NCHW with W (FN, C, FH, FW).
-These layers transpose at the boundary and nothing else: the arithmetic is
-the kernels'.
+Keras stores images as NHWC and a conv kernel as (kh, kw, in, out). Conv2D
+runs on the channels-last kernels (``fastnn.kernels.conv2d_nhwc_*``), which
+take those layouts as they are, both strides and the four pads, and fuse a
+following ReLU. MaxPooling2D runs on the book's NCHW pooling kernels
+(``fastnn.kernels.maxpool_*``) and transposes at the boundary.
 
 Padding. 'valid': no padding, out = (H - k) // s + 1. 'same': out = ceil(H / s)
 and the input is padded by pad_total = max((out - 1)*s + k - H, 0) rows,
@@ -107,8 +107,6 @@ class Conv2D(_Windowed, ActivatedLayer):
         self.filters = int(filters)
         self.kernel_size = self._window = _pair(where, "kernel_size", kernel_size)
         self.strides = _pair(where, "strides", strides)
-        if self.strides[0] != self.strides[1]:
-            raise ValueError(f"{where}: the conv kernels take one stride for both axes, got strides={self.strides}")
         self.padding = _padding(where, padding)
         self._set_activation(activation)
         self.use_bias = bool(use_bias)
@@ -136,23 +134,32 @@ class Conv2D(_Windowed, ActivatedLayer):
         return self.params.get("bias")
 
     def forward(self, x, training=False):
-        # (kh, kw, in, out) -> (FN, C, FH, FW), the book's layout.
-        self._W = np.ascontiguousarray(self.params["kernel"].transpose(3, 2, 0, 1))
+        # Channels-last kernels: the Keras layouts as they are, no transposes.
+        kernel = self.params["kernel"]
         b = self.params.get("bias")
         if b is None:
-            b = np.zeros(self.filters, dtype=self._W.dtype)
-        self._x, self._kernel_pad = self._to_nchw(x, 0)
-        out, self._col = kernels.conv_forward(self._x, self._W, b, self.strides[0], self._kernel_pad)
-        return self._activate(np.ascontiguousarray(out.transpose(0, 2, 3, 1)))
+            b = np.zeros(self.filters, dtype=kernel.dtype)
+        self._x = x
+        self._fused_relu = self.activation.name == "relu"
+        out = kernels.conv2d_nhwc_forward(x, kernel, b, self.strides, self._pads, relu=self._fused_relu)
+        if self._fused_relu:             # the ReLU ran in the kernel's pass over the output
+            self._z, self._a = None, out
+            return out
+        return self._activate(out)
 
     def backward(self, dout, skip_activation=False):
-        dz = self._activation_grad(dout, skip_activation)
-        dz = np.ascontiguousarray(dz.transpose(0, 3, 1, 2))
-        dx, dW, db = kernels.conv_backward(dz, self._x, self._W, self.strides[0], self._kernel_pad, self._col)
-        self.grads = {"kernel": np.ascontiguousarray(dW.transpose(2, 3, 1, 0))}
+        # need_input_grad is False when the model feeds this layer its input directly.
+        need_dx = getattr(self, "need_input_grad", True)
+        if self._fused_relu and not skip_activation:
+            dz, relu_out = dout, self._a
+        else:
+            dz, relu_out = self._activation_grad(dout, skip_activation), None
+        dx, dkernel, db = kernels.conv2d_nhwc_backward(
+            dz, self._x, self.params["kernel"], self.strides, self._pads, relu_out=relu_out, need_dx=need_dx)
+        self.grads = {"kernel": dkernel}
         if self.use_bias:
             self.grads["bias"] = db
-        return self._from_nchw_grad(dx)
+        return dx
 
     def get_config(self):
         config = super().get_config()

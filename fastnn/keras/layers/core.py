@@ -148,7 +148,12 @@ class Reshape(Layer):
 
 class Dropout(Layer):
     """Inverted dropout: in training, zero each value with probability ``rate``
-    and scale the others by 1/(1 - rate); at inference, the identity."""
+    and scale the others by 1/(1 - rate); at inference, the identity.
+
+    The masks come from the kernels ``fastnn.kernels.dropout_forward/backward``:
+    a counter-based generator keyed by one 64-bit key per call (drawn from the
+    layer's seeded generator), so a given seed draws the same masks on both
+    backends, and the mask is regenerated in the backward pass, not stored."""
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -159,18 +164,21 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.seed = seed
         seed = seed if seed is not None else backend.global_rng().integers(2**63)
+        # draws one 64-bit key per training call (saved and restored with the model)
         self._rng = np.random.default_rng(seed)
+
+    def _next_key(self):
+        return int(self._rng.integers(0, 2**64, dtype=np.uint64))
 
     def forward(self, x, training=False):
         if not training or self.rate == 0:
-            self._mask = None
+            self._key = None
             return x
-        keep = self._rng.random(x.shape) >= self.rate
-        self._mask = keep.astype(x.dtype) / x.dtype.type(1 - self.rate)
-        return x * self._mask
+        self._key = self._next_key()
+        return kernels.dropout_forward(x, self.rate, self._key)
 
     def backward(self, dout):
-        return dout if self._mask is None else dout * self._mask
+        return dout if self._key is None else kernels.dropout_backward(dout, self.rate, self._key)
 
     def get_config(self):
         config = super().get_config()

@@ -6,20 +6,16 @@ the batch over every other axis, and the moving statistics follow
 moving statistics are used. Weights, in get_weights order:
 gamma, beta (trainable), moving_mean, moving_variance (not trainable).
 
-The arithmetic works on a 2-D view (M, C): the channel axis last, the M
-values of each channel in a column. Column sums are taken as ``ones @ x``
-(a BLAS matrix-vector product), much faster than NumPy's reductions over
-the leading axes of an NHWC array with few channels.
+The arithmetic runs on the kernels ``fastnn.kernels.batchnorm_*`` (compiled
+in ``src_c/norm.pyx``, NumPy twin in ``kernels/numpy_norm.py``), which take
+the channel axis last: an NHWC batch or a Dense output as it is, any other
+``axis`` moved last first. The batch statistics are formed in float64.
 """
 import numpy as np
 
+from ... import kernels
 from .. import initializers as _init
 from .base import Layer
-
-
-def _column_sums(a):
-    """(M, C) -> (C,) sums of each column."""
-    return np.ones(a.shape[0], dtype=a.dtype) @ a
 
 
 class BatchNormalization(Layer):
@@ -60,59 +56,51 @@ class BatchNormalization(Layer):
         self.add_weight("moving_mean", channels, self.moving_mean_initializer, trainable=False)
         self.add_weight("moving_variance", channels, self.moving_variance_initializer, trainable=False)
 
-    def _to_2d(self, a):
-        """(N, ..., C at self._axis, ...) -> (M, C) with the channel axis last."""
+    def _channels_last(self, a):
+        """The batch with the channel axis last (a view when it already is)."""
         if self._axis != a.ndim - 1:
             a = np.moveaxis(a, self._axis, -1)
-        self._moved_shape = a.shape
-        return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
+        return np.ascontiguousarray(a)
 
-    def _from_2d(self, a2):
-        a = a2.reshape(self._moved_shape)
+    def _back(self, a):
         if self._axis != a.ndim - 1:
             a = np.ascontiguousarray(np.moveaxis(a, -1, self._axis))
         return a
 
+    def _gamma_beta(self, channels, dtype):
+        p = self.params
+        gamma = p["gamma"] if self.scale else np.ones(channels, dtype=dtype)
+        beta = p["beta"] if self.center else np.zeros(channels, dtype=dtype)
+        return gamma, beta
+
     def forward(self, x, training=False):
         p = self.params
-        x2 = self._to_2d(x)
+        xl = self._channels_last(x)
+        gamma, beta = self._gamma_beta(xl.shape[-1], xl.dtype)
         if training:
-            m = x2.shape[0]
-            mean = _column_sums(x2) / m
-            xc = x2 - mean
-            var = _column_sums(xc * xc) / m
+            y, mean, var, inv_std = kernels.batchnorm_forward_train(xl, gamma, beta, self.epsilon)
             mom = self.momentum
             p["moving_mean"][...] = mom * p["moving_mean"] + (1 - mom) * mean
             p["moving_variance"][...] = mom * p["moving_variance"] + (1 - mom) * var
         else:
-            xc = x2 - p["moving_mean"].astype(x.dtype, copy=False)
-            var = p["moving_variance"]
+            mean = p["moving_mean"].astype(np.float64)
+            inv_std = 1.0 / np.sqrt(p["moving_variance"].astype(np.float64) + self.epsilon)
+            y = kernels.batchnorm_forward_infer(xl, gamma, beta, p["moving_mean"], p["moving_variance"],
+                                                self.epsilon)
         self._training = training
-        self._inv_std = (1.0 / np.sqrt(var + self.epsilon)).astype(x.dtype)
-        self._xhat = xc * self._inv_std
-        y = self._xhat * p["gamma"] if self.scale else self._xhat.copy()
-        if self.center:
-            y += p["beta"]
-        return self._from_2d(y.astype(x.dtype, copy=False))
+        self._x, self._mean, self._inv_std = xl, mean, inv_std
+        return self._back(y)
 
     def backward(self, dout):
-        p, xhat = self.params, self._xhat
-        d2 = self._to_2d(dout)
+        gamma, _ = self._gamma_beta(self._x.shape[-1], self._x.dtype)
+        dx, dgamma, dbeta = kernels.batchnorm_backward(
+            self._channels_last(dout), self._x, gamma, self._mean, self._inv_std, self._training)
         self.grads = {}
         if self.scale:
-            self.grads["gamma"] = _column_sums(d2 * xhat)
+            self.grads["gamma"] = dgamma.astype(self._x.dtype)
         if self.center:
-            self.grads["beta"] = _column_sums(d2)
-        dxhat = d2 * p["gamma"] if self.scale else d2
-        if not self._training:
-            return self._from_2d(dxhat * self._inv_std)
-        # Gradient through the batch mean and variance (m values per channel):
-        # dx = inv_std / m * (m*dxhat - sum(dxhat) - xhat * sum(dxhat * xhat)).
-        m = d2.shape[0]
-        s1 = _column_sums(dxhat)
-        s2 = _column_sums(dxhat * xhat)
-        dx = (self._inv_std / m) * (m * dxhat - s1 - xhat * s2)
-        return self._from_2d(dx)
+            self.grads["beta"] = dbeta.astype(self._x.dtype)
+        return self._back(dx)
 
     def get_config(self):
         config = super().get_config()
