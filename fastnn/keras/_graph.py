@@ -123,6 +123,8 @@ class Graph:
                     acc[k] = acc[k] + v if k in acc else v
             dxs = dx if t.layer_takes_list else [dx]
             for src, d in zip(t.inbound, dxs):
+                if d is None:                # skipped: src is a model input (need_input_grads=False)
+                    continue
                 grads[id(src)] = grads[id(src)] + d if id(src) in grads else d
         for layer, acc in shared_grads.values():
             layer.grads = acc
