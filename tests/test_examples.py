@@ -1,5 +1,4 @@
 """Every examples/ch*.py runs in quick mode and prints what its chapter is about."""
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -1,6 +1,5 @@
 """Each Keras tutorial program in examples/ runs with --quick in a fresh process
 and prints results that make sense."""
-import os
 import re
 import subprocess
 import sys

@@ -404,7 +404,7 @@ def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps=1e-7):
 
 
 # Channels_last kernels (depthwise convolution, average pooling): checks and dispatch in nhwc.py.
-from .nhwc import (avgpool_backward, avgpool_forward, depthwise_conv_backward,  # noqa: E402
+from .nhwc import (avgpool_backward, avgpool_forward, depthwise_conv_backward,  # noqa: E402,F401
                    depthwise_conv_forward)
 
 # The channels-last (Keras) convolution, max-pooling, BatchNormalization and Dropout:
