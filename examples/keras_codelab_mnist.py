@@ -27,7 +27,7 @@ of test digits with the predicted labels, wrong ones in red.
 
     python examples/keras_codelab_mnist.py              # all stages
     python examples/keras_codelab_mnist.py --stages 5,6 # only the last model, plain and augmented
-    python examples/keras_codelab_mnist.py --quick      # 1,000 images, 1 short epoch per stage (tests)
+    python examples/keras_codelab_mnist.py --quick      # 2,000 images, 2 short epochs per stage (tests)
 """
 import argparse
 import os
@@ -39,18 +39,19 @@ from fastnn.data import AUTOTUNE, Dataset        # was: tf.data.Dataset, tf.data
 from fastnn.keras.preprocessing.image import ImageDataGenerator
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--quick", action="store_true", help="1,000 images and one short epoch per stage")
+parser.add_argument("--quick", action="store_true", help="2,000 images and two short epochs per stage")
 parser.add_argument("--epochs", type=int, default=12, help="epochs per stage (default 12)")
 parser.add_argument("--out", default="fastnn-output", help="folder for the digits picture")
 parser.add_argument("--stages", default="1,2,3,4,5,6", help="which stages to run, e.g. 5,6 (default: all)")
 args = parser.parse_args()
 stages = {int(s) for s in args.stages.split(",")}
 
+keras.utils.set_random_seed(0)       # repeatable weights, shuffles and dropout masks
 (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
 BATCH_SIZE = 128
 if args.quick:
-    x_train, y_train, x_test, y_test = x_train[:1000], y_train[:1000], x_test[:1000], y_test[:1000]
-    args.epochs = 1
+    x_train, y_train, x_test, y_test = x_train[:2000], y_train[:2000], x_test[:1000], y_test[:1000]
+    args.epochs = 2
 print(f"MNIST: {len(x_train)} training images, {len(x_test)} test images; batches of {BATCH_SIZE}")
 x_train = (x_train / 255.0).astype("float32")
 x_test = (x_test / 255.0).astype("float32")

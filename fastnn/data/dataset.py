@@ -181,7 +181,8 @@ class Dataset:
         if buffer_size < 1:
             raise ValueError(f"Dataset.shuffle: buffer_size must be >= 1, got {buffer_size}")
         if seed is None:
-            seed = int(np.random.default_rng().integers(2**63))
+            # NumPy's global generator, so that keras.utils.set_random_seed makes it repeatable (as tf.data)
+            seed = int(np.random.randint(0, 2**63 - 1, dtype=np.int64))
         seeds = np.random.SeedSequence(seed)
         src = self
 
