@@ -694,7 +694,7 @@ class Model:
         return json.dumps(saving.model_config(self), **kwargs)
 
     def save_weights(self, filepath, overwrite=True):
-        """All weights, atomically: '*.weights.h5' (Keras 3), '*.h5' (legacy HDF5) or '*.npz' (fastnn)."""
+        """All weights, atomically: ``*.weights.h5`` (Keras 3), ``*.h5`` (legacy HDF5) or ``*.npz`` (fastnn)."""
         from . import saving
         saving.save_weights(self, filepath, overwrite)
 
@@ -711,7 +711,7 @@ class Model:
 
     def save(self, filepath, overwrite=True, include_optimizer=True, **kwargs):
         """Architecture + weights + compile settings + optimizer state, atomically:
-        '*.keras' (Keras 3's zip), '*.h5' (legacy HDF5) or '*.npz' (fastnn's checkpoint)."""
+        ``*.keras`` (Keras 3's zip), ``*.h5`` (legacy HDF5) or ``*.npz`` (fastnn's checkpoint)."""
         from . import saving
         if _subclassing.is_subclassed(self):
             _subclassing.check_config(self)

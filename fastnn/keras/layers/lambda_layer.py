@@ -7,7 +7,7 @@ from .base import Layer
 
 
 class Lambda(Layer):
-    """y = function(x, **arguments); x one tensor or a list of tensors (N, ...) -> (N, ...)."""
+    """``y = function(x, **arguments)``; x one tensor or a list of tensors (N, ...) -> (N, ...)."""
 
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)

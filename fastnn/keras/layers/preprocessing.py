@@ -410,7 +410,7 @@ class RandomTranslation(_AffineLayer):
 class RandomContrast(_RandomLayer):
     """Scale each image's contrast by a random factor, per image.
 
-    out = clip((x - mean) * c + mean, *value_range), the mean per image and
+    ``out = clip((x - mean) * c + mean, *value_range)``, the mean per image and
     channel over height and width, c uniform in [1 - lower, 1 + upper];
     factor f means lower = upper = f (the rule Keras documents, and tf.keras 2's),
     a pair (lower, upper) gives both; values in [0, 1]. (Keras 3.15's code
