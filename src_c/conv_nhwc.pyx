@@ -37,10 +37,13 @@ from fastnn._backend import get_num_threads
 from fastnn._blas import one_blas_thread
 
 #: Target bytes of one chunk of patch rows (Pc rows of Kd values).
-WORKSPACE_BYTES = 512 * 1024
-#: Bounds on the rows of a chunk: enough rows for BLAS to run at speed, few
-#: enough that the chunk and its output stay in cache.
-MIN_CHUNK_ROWS = 32
+WORKSPACE_BYTES = 8 * 1024 * 1024
+#: Bounds on the rows of a chunk. Each chunk is one BLAS call, which packs
+#: the whole kernel matrix Km (Kd, F) again, so a chunk needs a few hundred
+#: rows to pay for that: with the 3x3 384-channel layers (Kd = 3456) the
+#: forward pass ran at 45% of the GEMM peak with 37-row chunks (512 kB) and
+#: at 75-80% with 600-row chunks (8 MB; bench/_conv_timing.py).
+MIN_CHUNK_ROWS = 128
 MAX_CHUNK_ROWS = 1024
 #: Below this many multiply-adds per thread, fewer threads are used.
 MIN_MADDS_PER_THREAD = 2_000_000

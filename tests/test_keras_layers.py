@@ -87,6 +87,20 @@ def test_conv_bn_pool_model_gradients(float64, backend):
     check_gradients(model, x, y, "sparse_categorical_crossentropy", n_checks=8)
 
 
+def test_maxpool_with_unequal_strides_gradients(float64, backend):
+    rng = np.random.default_rng(12)
+    model = keras.Sequential([
+        L.Conv2D(3, 2, activation="relu", input_shape=(7, 8, 2)),            # -> 6x7
+        L.MaxPooling2D((2, 3), strides=(1, 2), padding="same"),                # -> 6x4, pads (0,1), (1,1)
+        L.MaxPooling2D((3, 2), strides=(2, 1)),                                 # -> 2x3, overlapping rows
+        L.Flatten(),
+        L.Dense(3, activation="softmax"),
+    ])
+    x = rng.standard_normal((4, 7, 8, 2))
+    y = rng.integers(0, 3, 4)
+    check_gradients(model, x, y, "sparse_categorical_crossentropy", n_checks=8)
+
+
 def test_functional_concatenate_gradients_with_sample_weights(float64):
     rng = np.random.default_rng(3)
     a, b = keras.Input(shape=(3,), name="a"), keras.Input(shape=(4,), name="b")

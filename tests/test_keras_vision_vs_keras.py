@@ -64,6 +64,8 @@ DETERMINISTIC = [
     ("avgpool-same", lambda m: m.AveragePooling2D(3, strides=2, padding="same"), [(2, 7, 9, 3)]),
     ("avgpool-same-1x2", lambda m: m.AveragePooling2D(3, strides=(1, 2), padding="same"), [(2, 5, 7, 3)]),
     ("maxpool-same", lambda m: m.MaxPooling2D(3, strides=2, padding="same"), [(2, 7, 6, 3)]),
+    ("maxpool-same-2x1", lambda m: m.MaxPooling2D((3, 2), strides=(2, 1), padding="same"), [(2, 8, 5, 4)]),
+    ("maxpool-valid-1x3", lambda m: m.MaxPooling2D((2, 3), strides=(1, 3)), [(3, 5, 10, 2)]),
     ("global-avg", lambda m: m.GlobalAveragePooling2D(), [(2, 4, 5, 3)]),
     ("global-max-keepdims", lambda m: m.GlobalMaxPooling2D(keepdims=True), [(2, 4, 5, 3)]),
     ("zeropad", lambda m: m.ZeroPadding2D(((1, 2), (3, 0))), [(2, 4, 5, 3)]),

@@ -36,6 +36,8 @@ class Case:
     tags:     short labels the targets table looks rows up by
     make_book: () -> fn computing the same thing the book's straightforward way
     (for the rows that show the NumPy fallback is a fair baseline)
+    check:    check(label, reference, candidate, rtol) raising ``ResultsDisagree``;
+    default ``assert_agree`` (elementwise)
     """
 
     section: str
@@ -49,6 +51,7 @@ class Case:
     rtol: Optional[float] = None
     tags: tuple = field(default_factory=tuple)
     make_book: Optional[Callable[[], Callable[[], object]]] = None
+    check: Optional[Callable] = None
 
     @property
     def label(self):
@@ -57,6 +60,10 @@ class Case:
     @property
     def tolerance(self):
         return self.rtol if self.rtol is not None else DEFAULT_RTOL[self.dtype]
+
+    def compare(self, reference, candidate):
+        """Raise ``ResultsDisagree`` unless the compiled result matches the NumPy one."""
+        (self.check or assert_agree)(self.label, reference, candidate, self.tolerance)
 
 
 def _flatten(result, prefix="result"):

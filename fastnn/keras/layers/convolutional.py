@@ -3,15 +3,15 @@
 Keras stores images as NHWC and a conv kernel as (kh, kw, in, out). Conv2D
 runs on the channels-last kernels (``fastnn.kernels.conv2d_nhwc_*``), which
 take those layouts as they are, both strides and the four pads, and fuse a
-following ReLU. MaxPooling2D runs on the book's NCHW pooling kernels
-(``fastnn.kernels.maxpool_*``) and transposes at the boundary.
+following ReLU. MaxPooling2D runs on the channels-last pooling kernels
+(``fastnn.kernels.maxpool_nhwc_*``), also without copies.
 
 Padding. 'valid': no padding, out = (H - k) // s + 1. 'same': out = ceil(H / s)
 and the input is padded by pad_total = max((out - 1)*s + k - H, 0) rows,
 pad_total // 2 on top and the rest at the bottom (Keras/TensorFlow's rule, so
-the extra row goes at the bottom/right). When the four sides are equal the
-kernel's own ``pad`` is used; otherwise the input is padded explicitly.
-Max pooling pads with -inf, so that padding never wins a window.
+the extra row goes at the bottom/right). The kernels take the four pads as
+they are, so no padded copy is made. Max pooling pads with -inf, so that
+padding never wins a window.
 """
 import numpy as np
 
@@ -71,23 +71,6 @@ class _Windowed(Layer):
                 f"{type(self).__name__} '{self.name}': expects samples of shape (height, width, channels), "
                 f"got {tuple(input_shape)}"
             )
-
-    def _to_nchw(self, x, fill):
-        """NHWC batch -> padded NCHW batch and the pad to give the kernel."""
-        x = x.transpose(0, 3, 1, 2)
-        top, bottom, left, right = self._pads
-        if top == bottom == left == right and fill == 0:
-            return np.ascontiguousarray(x), top
-        x = np.pad(x, [(0, 0), (0, 0), (top, bottom), (left, right)], constant_values=fill)
-        return x, 0
-
-    def _from_nchw_grad(self, dx):
-        """Gradient w.r.t. the padded NCHW input -> gradient w.r.t. the NHWC input."""
-        if self._kernel_pad == 0:
-            top, bottom, left, right = self._pads
-            H, W = dx.shape[2] - top - bottom, dx.shape[3] - left - right
-            dx = dx[:, :, top:top + H, left:left + W]
-        return np.ascontiguousarray(dx.transpose(0, 2, 3, 1))
 
 
 class Conv2D(_Windowed, ActivatedLayer):
@@ -181,8 +164,6 @@ class MaxPooling2D(_Windowed):
             raise ValueError(f"{where}: only data_format='channels_last' is supported, got {data_format!r}")
         self.pool_size = self._window = _pair(where, "pool_size", pool_size)
         self.strides = _pair(where, "strides", strides if strides is not None else self.pool_size)
-        if self.strides[0] != self.strides[1]:
-            raise ValueError(f"{where}: the pooling kernels take one stride for both axes, got strides={self.strides}")
         self.padding = _padding(where, padding)
 
     def compute_output_shape(self, input_shape):
@@ -191,18 +172,13 @@ class MaxPooling2D(_Windowed):
         return (oh, ow, input_shape[2])
 
     def forward(self, x, training=False):
-        fill = -np.inf if any(self._pads) else 0
-        xp, self._kernel_pad = self._to_nchw(x, fill)
-        self._xp_shape = xp.shape
-        ph, pw = self.pool_size
-        out, self._argmax = kernels.maxpool_forward(xp, ph, pw, self.strides[0], self._kernel_pad)
-        return np.ascontiguousarray(out.transpose(0, 2, 3, 1))
+        self._x_shape = x.shape
+        out, self._argmax = kernels.maxpool_nhwc_forward(x, self.pool_size, self.strides, self._pads)
+        return out
 
     def backward(self, dout):
-        ph, pw = self.pool_size
-        d = np.ascontiguousarray(dout.transpose(0, 3, 1, 2))
-        dx = kernels.maxpool_backward(d, self._argmax, self._xp_shape, ph, pw, self.strides[0], self._kernel_pad)
-        return self._from_nchw_grad(dx)
+        return kernels.maxpool_nhwc_backward(dout, self._argmax, self._x_shape, self.pool_size, self.strides,
+                                             self._pads)
 
     def get_config(self):
         config = super().get_config()
