@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import fastnn
 from fastnn import kernels
-from fastnn._blas import one_blas_thread
+from fastnn._blas import blas_may_thread, one_blas_thread, threaded_blas
 
 from kernel_helpers import on_both_backends
 
@@ -77,7 +77,7 @@ def test_kernels_leave_the_users_blas_setting_alone(rng):
 @pytest.mark.parametrize("N, D, M", [(2, 700, 800), (101, 1500, 7), (5, 1, 300000)])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_affine_split_over_threads_matches_numpy(rng, threads, N, D, M, dtype):
-    """Blocks of rows per thread, including empty blocks when N or D < threads."""
+    """Blocks of rows or of columns per thread, including empty blocks when N, D or M < threads."""
     x = rng.standard_normal((N, D)).astype(dtype)
     W = rng.standard_normal((D, M)).astype(dtype)
     b = rng.standard_normal(M).astype(dtype)
@@ -93,3 +93,52 @@ def test_affine_split_over_threads_matches_numpy(rng, threads, N, D, M, dtype):
     np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol * scale)
     for r, g in zip(refs, gots):
         np.testing.assert_allclose(g, r, rtol=rtol, atol=rtol * np.sqrt(max(N, M)) * 10)
+
+
+def test_threaded_blas_is_a_per_thread_block_that_nests():
+    seen = {}
+
+    def other():
+        seen["other"] = blas_may_thread()
+
+    assert not blas_may_thread()
+    with threaded_blas():
+        assert blas_may_thread()
+        with threaded_blas(False):           # a no-op block: does not switch it off
+            assert blas_may_thread()
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+    assert not blas_may_thread() and seen["other"] is False
+    with pytest.raises(RuntimeError):
+        with threaded_blas():
+            raise RuntimeError("boom")
+    assert not blas_may_thread()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_affine_with_threaded_blas_matches_the_split_products(rng, dtype):
+    x = rng.standard_normal((100, 784)).astype(dtype)
+    W = rng.standard_normal((784, 300)).astype(dtype)
+    b = rng.standard_normal(300).astype(dtype)
+    dout = rng.standard_normal((100, 300)).astype(dtype)
+    rtol = 1e-10 if dtype == np.float64 else 1e-4
+    with fastnn.use_backend("cython"):
+        split = kernels.affine_forward(x, W, b), kernels.affine_backward(dout, x, W)
+        with threadpool_limits(limits=2, user_api="blas"), threaded_blas():
+            before = blas_threads()
+            threaded = kernels.affine_forward(x, W, b), kernels.affine_backward(dout, x, W)
+            assert blas_threads() == before
+    for r, g in zip([split[0], *split[1]], [threaded[0], *threaded[1]]):
+        assert g.dtype == dtype and g.shape == r.shape
+        np.testing.assert_allclose(g, r, rtol=rtol, atol=rtol * 100)
+
+
+def test_only_models_without_openmp_layers_thread_blas():
+    from fastnn import keras
+    L = keras.layers
+    mlp = keras.Sequential([keras.Input((20,)), L.Dense(8, activation="relu"), L.Dropout(0.1), L.Dense(3)])
+    cnn = keras.Sequential([keras.Input((8, 8, 1)), L.Conv2D(2, 3), L.Flatten(), L.Dense(3)])
+    bn = keras.Sequential([keras.Input((20,)), L.Dense(8), L.BatchNormalization(), L.Dense(3)])
+    assert mlp._graph.dense_only
+    assert not cnn._graph.dense_only and not bn._graph.dense_only

@@ -4,9 +4,12 @@
 and orders the layer calls so that each comes after the calls it reads from
 (a topological order). ``forward`` runs them; ``backward`` runs them in
 reverse, adding up the gradients of tensors that feed several layers.
+Both run inside ``threaded_blas`` when no layer runs OpenMP kernels (an MLP),
+so that BLAS threads the dense products.
 """
 import numpy as np
 
+from .._blas import threaded_blas
 from ._autodiff import add_variable_grads
 from .layers.base import KerasTensor
 from .layers.core import InputLayer
@@ -74,7 +77,18 @@ class Graph:
                 out.append(layer)
         return out
 
+    @property
+    def dense_only(self):
+        """No layer runs OpenMP kernels: BLAS may thread the dense products (``threaded_blas``)."""
+        if getattr(self, "_dense_only", None) is None:
+            self._dense_only = not any(layer.openmp_kernels for layer in self.layers)
+        return self._dense_only
+
     def forward(self, xs, training):
+        with threaded_blas(self.dense_only):
+            return self._forward(xs, training)
+
+    def _forward(self, xs, training):
         values = {id(t): x for t, x in zip(self.inputs, xs)}
         self._states = {}
         self._input_like = [(np.shape(x), np.asarray(x).dtype) for x in xs]
@@ -92,6 +106,10 @@ class Graph:
         Leaves the weight gradients in each layer's ``grads``; returns the gradient w.r.t. each input
         (zeros where ``need_input_grads=False`` let the first layers skip computing it).
         """
+        with threaded_blas(self.dense_only):
+            return self._backward(douts, fused, need_input_grads)
+
+    def _backward(self, douts, fused, need_input_grads):
         grads = {}
         skip = set()
         shared_grads = {}

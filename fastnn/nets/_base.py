@@ -4,11 +4,13 @@ A network keeps its parameters in ``self.params`` (``'W1'``, ``'b1'``, ...)
 and builds its layers on those very arrays, so an optimizer that updates
 ``params`` in place updates the layers as well.
 """
+import functools
 import numbers
 
 import numpy as np
 
 from .. import io as _io
+from .._blas import threaded_blas
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -70,6 +72,16 @@ def labels_of(t):
     """Class labels from labels (N,) or one-hot targets (N, K)."""
     t = np.asarray(t)
     return t if t.ndim == 1 else np.argmax(t, axis=1)
+
+
+def dense_products(method):
+    """Decorate ``predict``/``gradient`` of a network made only of Affine layers:
+    BLAS threads its products (``fastnn._blas.threaded_blas``)."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        with threaded_blas():
+            return method(self, *args, **kwargs)
+    return run
 
 
 class BookNet:

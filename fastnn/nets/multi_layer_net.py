@@ -3,7 +3,7 @@ import numpy as np
 
 from ..gradient import numerical_gradient as _numerical_gradient
 from ..layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
-from ._base import BookNet, check_dtype, gaussian, init_scale, labels_of, positive_size
+from ._base import BookNet, check_dtype, dense_products, gaussian, init_scale, labels_of, positive_size
 
 ACTIVATIONS = {"relu": Relu, "sigmoid": Sigmoid}
 
@@ -74,6 +74,7 @@ class MultiLayerNet(BookNet):
         grads["b" + str(idx)] = layer.db
 
     # -- the book's API -----------------------------------------------------
+    @dense_products
     def predict(self, x):
         """Scores (N, output_size) before the softmax."""
         x = self._as_input(x)
@@ -101,6 +102,7 @@ class MultiLayerNet(BookNet):
                 grads[key] = _numerical_gradient(loss_W, self.params[key])
         return grads
 
+    @dense_products
     def gradient(self, x, t):
         """Gradients of ``loss`` by backpropagation (weight decay included)."""
         self.loss(x, t)

@@ -3,7 +3,7 @@ import numpy as np
 
 from ..gradient import numerical_gradient as _numerical_gradient
 from ..layers import Affine, Relu, SoftmaxWithLoss
-from ._base import BookNet, check_dtype, gaussian, labels_of, positive_size
+from ._base import BookNet, check_dtype, dense_products, gaussian, labels_of, positive_size
 
 
 class TwoLayerNet(BookNet):
@@ -36,6 +36,7 @@ class TwoLayerNet(BookNet):
         }
         self.lastLayer = SoftmaxWithLoss()
 
+    @dense_products
     def predict(self, x):
         """Scores (N, output_size) before the softmax."""
         x = self._as_input(x)
@@ -58,6 +59,7 @@ class TwoLayerNet(BookNet):
         loss_W = lambda W: self.loss(x, t)  # noqa: E731  (reads params, which are nudged in place)
         return {key: _numerical_gradient(loss_W, self.params[key]) for key in ("W1", "b1", "W2", "b2")}
 
+    @dense_products
     def gradient(self, x, t):
         """Gradients of the loss by backpropagation: a dict shaped like ``params``."""
         self.loss(x, t)

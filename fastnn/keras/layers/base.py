@@ -104,6 +104,11 @@ class KerasTensor:
 class Layer:
     """Base class of every fastnn.keras layer."""
 
+    #: Whether the layer's compiled kernels split their work over OpenMP threads
+    #: (convolution, pooling, batch normalization). A model without such layers
+    #: lets BLAS thread its dense products (``fastnn._blas.threaded_blas``).
+    openmp_kernels = False
+
     def __init__(self, **kwargs):
         cls = type(self).__name__
         unknown = sorted(set(kwargs) - set(BASE_KWARGS))

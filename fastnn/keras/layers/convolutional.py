@@ -53,6 +53,8 @@ def window_plan(size, k, s, padding):
 class _Windowed(Layer):
     """Shared geometry of the sliding-window layers."""
 
+    openmp_kernels = True
+
     def _plan(self, input_shape):
         H, W = input_shape[0], input_shape[1]
         (kh, kw), (sh, sw) = self._window, self.strides
