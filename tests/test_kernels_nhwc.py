@@ -253,6 +253,24 @@ def test_maxpool_compiled_matches_numpy(dtype, seed, pool_threads):
     close(g, r, dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("C", [1, 7, 33])
+def test_maxpool_nan_inf_and_ties_take_the_first_like_numpy(dtype, C, pool_threads):
+    """The compiled kernel's fast passes hand windows with a NaN or a -inf maximum to
+    an exact loop; ties, NaNs and -inf next to padding must give np.argmax's answer."""
+    rng = np.random.default_rng(C)
+    for pool, strides, pads in [((2, 2), (2, 2), (0, 0, 0, 0)), ((3, 3), (2, 1), (1, 1, 1, 1)),
+                                ((2, 3), (1, 2), (0, 1, 1, 1))]:
+        x = np.round(rng.standard_normal((2, 6, 7, C)) * 2).astype(dtype)      # many ties
+        x[rng.random(x.shape) < 0.05] = np.nan
+        x[rng.random(x.shape) < 0.05] = -np.inf
+        x[0, :3, :3, :] = -np.inf                      # whole windows of -inf, some beside padding
+        ref, ref_arg = on("numpy", kernels.maxpool_nhwc_forward, x, pool, strides, pads)
+        got, got_arg = on("cython", kernels.maxpool_nhwc_forward, x, pool, strides, pads)
+        np.testing.assert_array_equal(got, ref)
+        np.testing.assert_array_equal(got_arg, ref_arg)
+
+
 @pytest.mark.parametrize("backend", ["numpy", "cython"])
 def test_maxpool_matches_the_nchw_kernel_and_its_gradient(backend):
     rng = np.random.default_rng(2)
