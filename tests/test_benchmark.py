@@ -16,7 +16,8 @@ from fastnn.benchmark._book_im2col import book_col2im, book_im2col
 from fastnn.benchmark._networks import forward_flops
 from fastnn.nets import SimpleConvNet
 
-TINY = ["--batch", "2", "--images", "4", "--repeats", "1", "--min-time", "0", "--peak-size", "32", "--no-torch"]
+TINY = ["--batch", "2", "--images", "4", "--repeats", "1", "--min-time", "0", "--peak-size", "32", "--no-torch",
+        "--no-tutorials"]
 KERNEL_HEADER = ["operation", "shapes", "dtype", "NumPy ms", "compiled ms", "speedup", "GFLOP/s", "% of peak"]
 
 
@@ -327,3 +328,17 @@ def test_alexnet_is_the_tutorials_network():
     assert shapes[0] == (54, 54, 6) and shapes[2] == (26, 26, 6) and shapes[3] == (26, 26, 256)
     assert shapes[12] == (2, 2, 356) and shapes[-1] == (2,)
     assert sum(w.size for w in model.trainable_weights) == model.count_params() - 2 * (6 + 256 + 384 + 384 + 356)
+
+
+def test_tutorial_programs_run_whole_and_learn(tmp_path):
+    """The whole-run section: each program trains for real (quick mode: 1 epoch on 1,000-6,000
+    images), well above chance, and the report gives its time and accuracy."""
+    out = tmp_path / "tutorials.md"
+    assert main(TINY[:-1] + ["--quick", "--only", "softmax-CE forward", "--tutorials", "--output", str(out)]) == 0
+    rows = _tables(out.read_text(encoding="utf-8"))["Keras tutorial programs, whole runs"]
+    assert rows[0][:2] == ["program", "fastnn (compiled)"]
+    assert [r[0].split(" (")[0] for r in rows[1:]] == ["Fashion-MNIST MLP", "small CNN", "MNIST MLP"]
+    for row in rows[1:]:
+        seconds, accuracy = row[1].split(" s (")
+        assert float(seconds) > 0 and float(accuracy.rstrip(")")) > 0.4, row
+        assert row[2] == row[3] == "not run", row           # --no-torch: fastnn alone

@@ -66,6 +66,9 @@ def _parser():
                         "(default: shared/data/mnist beside the checkout if present, else random images)")
     p.add_argument("--only", action="append", metavar="TEXT",
                    help="run only rows whose name or shapes contain TEXT (may be repeated)")
+    p.add_argument("--tutorials", action=argparse.BooleanOptionalAction, default=None,
+                   help="time the Keras tutorial programs as whole runs, beside real Keras on PyTorch and "
+                        "JAX where installed and --no-torch is not given (default: unless --only is given)")
     p.add_argument("--list", action="store_true", help="list the rows and exit")
     return p
 
@@ -201,12 +204,18 @@ def main(argv=None, command="fastnn bench"):
     if not args.only:
         print("fastnn bench: per-layer times of the compiled train steps ...", flush=True)
         breakdown = breakdown_tables(images, labels, args.batch, steps=5 if quick else 15)
-    extra = None
+    extra = []
     if any("train:alexnet:float32" in r.case.tags for r in results):
         from ._alexnet import memory_section, peak_rss_mb
         print("fastnn bench: peak memory of the AlexNet-style train step ...", flush=True)
         ab = alexnet_batch(quick, args.batch)
-        extra = memory_section(peak_rss_mb(ab, _backend.get_num_threads(), with_keras=torch is not None), ab)
+        extra += memory_section(peak_rss_mb(ab, _backend.get_num_threads(), with_keras=torch is not None), ab)
+    if (args.tutorials if args.tutorials is not None else not args.only):
+        from ._tutorials import tutorial_runs, tutorial_section
+        print("fastnn bench: the Keras tutorial programs, whole runs ...", flush=True)
+        runs = tutorial_runs(quick, _backend.get_num_threads(), with_keras=torch is not None,
+                             progress=lambda line: print(line, flush=True))
+        extra += tutorial_section(runs, quick)
     text = render(results, peaks, peak_size, machine_rows(torch), settings, torch is not None, breakdown,
                   extra)
     output = args.output or DEFAULT_OUTPUT

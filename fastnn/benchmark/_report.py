@@ -22,7 +22,7 @@ input, after checking that both give the same matrix."""
 
 @dataclass
 class Target:
-    """A goal of issue 6 or 8, checked on the rows carrying ``tag``."""
+    """A goal of issue 6, 8 or 18, checked on the rows carrying ``tag``."""
 
     issue: int
     text: str
@@ -56,6 +56,20 @@ TARGETS = [
            "speedup", 10.0),
     Target(8, "DeepConvNet train step float32, share of the float32 GEMM peak", "train:DeepConvNet:float32",
            "peak", 0.5),
+    Target(18, "AlexNet-style train step, fastnn/(Keras on PyTorch) time", "train:alexnet:float32",
+           "vs_torch", 0.85),
+    Target(18, "AlexNet-style predict, fastnn/(Keras on PyTorch) time", "infer:alexnet:float32",
+           "vs_torch", 0.85),
+    Target(18, "every Keras-style row, compiled vs NumPy", "keras-style", "speedup", 1.0),
+    Target(18, "every Keras-style row, fastnn/PyTorch time", "keras-style", "vs_torch", 0.7),
+    Target(18, "TwoLayerNet train step (batch 32 and 100), compiled vs NumPy", "train:TwoLayerNet",
+           "speedup", 1.0),
+    Target(18, "SimpleConvNet train step float32, fastnn/PyTorch time", "train:SimpleConvNet:float32",
+           "vs_torch", 0.5),
+    Target(18, "DeepConvNet train step float32, fastnn/PyTorch time", "train:DeepConvNet:float32",
+           "vs_torch", 0.8),
+    Target(18, "DeepConvNet train step float32, share of the float32 GEMM peak", "train:DeepConvNet:float32",
+           "peak", 0.65),
 ]
 
 #: Timing noise allowed when a goal is "at least as fast as" (ratio 1.0).
