@@ -17,6 +17,18 @@ from ._backend import (  # noqa: F401
 )
 
 
+def release_buffers():
+    """Release the large arrays the compiled kernels keep for reuse (at most 1 GiB).
+
+    Training reuses the kernels' large outputs from one step to the next
+    instead of allocating them again (see ``fastnn/_buffers.py``); call this
+    after training to give that memory back. Arrays still in use stay valid.
+    """
+    from . import _buffers
+
+    _buffers.clear()
+
+
 def backend_info():
     """A dict describing what computes: backend, compiled kernels, BLAS, threads.
 

@@ -33,6 +33,7 @@ import numpy as np
 from cython.parallel cimport parallel, prange, threadid
 from libc.string cimport memcpy, memset
 
+from fastnn import _buffers
 from fastnn._backend import get_num_threads
 from fastnn._blas import one_blas_thread
 
@@ -242,8 +243,8 @@ def conv2d_nhwc_forward(x, kernel, bias, strides, pads, relu=False):
     total = N * OH * OW
     nchunks = -(-total // chunk)
     omp = _threads(nchunks, total * Kd * F)
-    out = np.empty((N, OH, OW, F), dtype=x.dtype)
-    work = np.empty((omp, chunk * Kd), dtype=x.dtype)
+    out = _buffers.empty((N, OH, OW, F), x.dtype)
+    work = _buffers.empty((omp, chunk * Kd), x.dtype)
     with one_blas_thread():
         _forward_batch(x, kernel.reshape(Kd, F), bias, out.reshape(total, F), work, geom, chunk,
                        bool(relu), omp)
@@ -264,10 +265,10 @@ def conv2d_nhwc_backward(dout, x, kernel, strides, pads, relu_out=None, need_dx=
     blocks = min(N, max(BLOCKS, 2 * omp), max(1, PARTIALS_BYTES // (Kd * F * x.itemsize)))
     blocks = max(blocks, min(N, omp))
     need_dx = bool(need_dx)
-    dx = np.zeros(x.shape if need_dx else (1, 1, 1, 1), dtype=x.dtype)
-    dK_parts = np.zeros((blocks, Kd * F), dtype=x.dtype)
+    dx = _buffers.zeros(x.shape if need_dx else (1, 1, 1, 1), x.dtype)
+    dK_parts = _buffers.zeros((blocks, Kd * F), x.dtype)
     db_parts = np.zeros((blocks, F), dtype=x.dtype)
-    work = np.empty((omp, chunk * Kd + (chunk * F if relu else 0)), dtype=x.dtype)
+    work = _buffers.empty((omp, chunk * Kd + (chunk * F if relu else 0)), x.dtype)
     r_out = relu_out.reshape(total, F) if relu else _NO_RELU_OUT[x.dtype.char]
     with one_blas_thread():
         _backward_batch(dout.reshape(total, F), r_out, x, kernel.reshape(Kd, F), dx,
@@ -446,8 +447,8 @@ def maxpool_nhwc_forward(x, pool_size, strides, pads):
     """x (N,H,W,C) -> (out (N,OH,OW,C), argmax (N,OH,OW,C) int64, index ky*PW+kx in the window)."""
     geom, threads = _pool_geometry("maxpool_nhwc_forward", x.shape, pool_size, strides, pads)
     N, OH, OW, C = geom[0], geom[11], geom[12], geom[3]
-    out = np.empty((N, OH, OW, C), dtype=x.dtype)
-    arg = np.empty((N, OH, OW, C), dtype=np.int64)
+    out = _buffers.empty((N, OH, OW, C), x.dtype)
+    arg = _buffers.empty((N, OH, OW, C), np.int64)
     _pool_batch(x, out, arg, np.empty((threads, C), dtype=x.dtype), geom, threads)
     return out, arg
 
@@ -458,6 +459,6 @@ def maxpool_nhwc_backward(dout, argmax, input_shape, pool_size, strides, pads):
     if dout.shape != (geom[0], geom[11], geom[12], geom[3]) or argmax.shape != dout.shape:
         raise ValueError(f"maxpool_nhwc_backward: dout and argmax must have shape "
                          f"{(geom[0], geom[11], geom[12], geom[3])}, got {dout.shape} and {argmax.shape}")
-    dx = np.zeros(tuple(int(s) for s in input_shape), dtype=dout.dtype)
+    dx = _buffers.zeros(tuple(int(s) for s in input_shape), dout.dtype)
     _unpool_batch(dout, argmax, dx, np.empty((threads, geom[3]), dtype=dout.dtype), geom, threads)
     return dx

@@ -15,13 +15,15 @@ Dense(512) or Dense(4096)), so each thread packs only its share of W and
 x, the smaller operand, is shared; blocks of rows otherwise. With rows,
 batch 100 through 784->512 took 1.48 ms against NumPy's 0.69 ms: each of
 the two threads packed all of W. Backward: half of the threads take rows
-of dx, the other half rows of dW, i.e. columns of x.
+of dx, the other half rows of dW, i.e. columns of x. BLAS itself stays on
+one thread (``fastnn._blas``): letting OpenBLAS thread these products made
+its worker threads spin through the following convolution kernels and
+slowed a DeepConvNet step by about 40%.
 
 Inside ``fastnn._blas.threaded_blas()`` (networks made only of dense
-products) the products are left to BLAS and its own threads instead: one
-``np.matmul`` each, as the NumPy twin computes them. BLAS itself stays on one thread (``fastnn._blas``): letting OpenBLAS
-thread these products made its worker threads spin through the following
-convolution kernels and slowed a DeepConvNet step by about 40%.
+products, where no OpenMP kernel follows) the products are left to BLAS
+and its own threads instead: one ``np.matmul`` each, as the NumPy twin
+computes them.
 
 Arguments arrive validated by ``fastnn.kernels`` (2-D, C-contiguous, one
 float dtype, matching shapes). The GIL is released while the loops run.
@@ -30,7 +32,7 @@ import numpy as np
 
 from cython.parallel cimport prange
 
-from fastnn import _backend
+from fastnn import _backend, _buffers
 from fastnn._blas import blas_may_thread, one_blas_thread
 
 include "_openmp.pxi"
@@ -153,7 +155,7 @@ def affine_forward(x, W, b):
         out = np.matmul(x, W)
         out += b
         return out
-    out = np.empty((N, M), dtype=x.dtype)
+    out = _buffers.empty((N, M), x.dtype)
     threads = _backend.threads_for(N * D * M, PARALLEL_MIN_MADDS)
     with one_blas_thread():
         if x.dtype == np.float64:
@@ -170,8 +172,8 @@ def affine_backward(dout, x, W):
     _check_blas_size("Affine.backward", N, D, M)
     if blas_may_thread():                # a dense-only network: BLAS threads the products
         return np.matmul(dout, W.T), np.matmul(x.T, dout), np.sum(dout, axis=0)
-    dx = np.zeros((N, D), dtype=x.dtype)
-    dW = np.zeros((D, M), dtype=x.dtype)
+    dx = _buffers.zeros((N, D), x.dtype)
+    dW = _buffers.zeros((D, M), x.dtype)
     db = np.empty(M, dtype=x.dtype)
     threads = _backend.threads_for(N * D * M, PARALLEL_MIN_MADDS)
     with one_blas_thread():

@@ -23,6 +23,7 @@ import numpy as np
 from cython.parallel cimport prange
 from libc.stdint cimport uint64_t
 
+from fastnn import _buffers
 from fastnn._backend import get_num_threads
 
 ctypedef fused real:
@@ -124,7 +125,7 @@ def _column_sums(x, d, shift, mode):
 def _apply(u, v, S, A, T, B, K, use_v):
     """(u - S) * A + K [+ (v - T) * B], coefficients rounded to u's dtype."""
     coef = lambda c: np.ascontiguousarray(c, dtype=u.dtype)
-    out = np.empty_like(u)
+    out = _buffers.empty(u.shape, u.dtype)
     _lincomb(u, v, coef(S), coef(A), coef(T), coef(B), coef(K), out, use_v, _threads(u.size))
     return out
 
@@ -194,7 +195,7 @@ def _dropout(const real[::1] x, real[::1] out, uint64_t key, uint64_t threshold,
 def dropout_apply(x, key, rate, scale):
     """x * scale where element i's draw is kept, else 0 (see numpy_norm.dropout_keep)."""
     import math
-    out = np.empty_like(x)
+    out = _buffers.empty(x.shape, x.dtype)
     if x.size:
         _dropout(x.reshape(-1), out.reshape(-1), int(key) & 0xFFFFFFFFFFFFFFFF,
                  math.ceil(float(rate) * 2.0 ** 53), float(scale), _threads(x.size))
