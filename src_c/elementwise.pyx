@@ -1,7 +1,7 @@
 """Compiled elementwise kernels: ReLU and the optimizer updates.
 
 Twins of ``numpy_kernels.relu_forward/relu_backward/sgd_update/
-momentum_update/adam_update``. NumPy evaluates these formulas one whole-array
+momentum_update/nesterov_update/adam_update/rmsprop_update/adagrad_update``. NumPy evaluates these formulas one whole-array
 operation at a time, with a temporary array per step; here every element goes
 through the whole formula in one pass.
 
@@ -153,6 +153,72 @@ cdef void _adam_range(
         p[i] = p[i] - lr_t * mi / (_sqrt(vi) + eps)
 
 
+cdef void _nesterov_range(
+    floating* p, const floating* g, floating* vel, floating lr, floating momentum,
+    Py_ssize_t start, Py_ssize_t end,
+) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating v
+    for i in range(start, end):
+        v = vel[i] * momentum - lr * g[i]
+        vel[i] = v
+        p[i] = p[i] + (momentum * v - lr * g[i])
+
+
+cdef void _rmsprop_range(
+    floating* p, const floating* g, floating* vel, floating lr, floating rho, floating one_minus_rho,
+    floating eps, Py_ssize_t start, Py_ssize_t end,
+) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating s
+    for i in range(start, end):
+        s = vel[i] * rho + one_minus_rho * g[i] * g[i]
+        vel[i] = s
+        p[i] = p[i] - lr * g[i] / _sqrt(s + eps)
+
+
+cdef void _adagrad_range(
+    floating* p, const floating* g, floating* acc, floating lr, floating eps,
+    Py_ssize_t start, Py_ssize_t end,
+) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating a
+    for i in range(start, end):
+        a = acc[i] + g[i] * g[i]
+        acc[i] = a
+        p[i] = p[i] - lr * g[i] / _sqrt(a + eps)
+
+
+cdef inline void _state_range(
+    int which, floating* p, const floating* g, floating* state,
+    floating a, floating b, floating c, floating d, Py_ssize_t start, Py_ssize_t end,
+) noexcept nogil:
+    """which 0: Nesterov (lr a, momentum b); 1: RMSprop (lr a, rho b, 1-rho c, eps d);
+    2: Adagrad (lr a, eps b)."""
+    if which == 0:
+        _nesterov_range(p, g, state, a, b, start, end)
+    elif which == 1:
+        _rmsprop_range(p, g, state, a, b, c, d, start, end)
+    else:
+        _adagrad_range(p, g, state, a, b, start, end)
+
+
+cdef void _with_state(
+    int which, floating[::1] p, const floating[::1] g, floating[::1] state,
+    floating a, floating b, floating c, floating d, int threads,
+) noexcept:
+    cdef Py_ssize_t size = p.shape[0], chunk, k
+    with nogil:
+        if size == 0:
+            return
+        if threads <= 1:
+            _state_range(which, &p[0], &g[0], &state[0], a, b, c, d, 0, size)
+            return
+        chunk = (size + threads - 1) // threads
+        for k in prange(threads, num_threads=threads, schedule="static"):
+            _state_range(which, &p[0], &g[0], &state[0], a, b, c, d, k * chunk, _chunk_end(chunk, size, k))
+
+
 cdef void _sgd(floating[::1] p, const floating[::1] g, floating lr, int threads) noexcept:
     cdef Py_ssize_t size = p.shape[0], chunk, c
     with nogil:
@@ -232,3 +298,27 @@ def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps=1e-7):
         _adam[double](*args)
     else:
         _adam[float](*args)
+
+
+def _run_with_state(which, param, grad, state, a, b, c=0.0, d=0.0):
+    threads = _backend.threads_for(param.size, PARALLEL_MIN_SIZE)
+    args = (which, param.reshape(-1), grad.reshape(-1), state.reshape(-1), a, b, c, d, threads)
+    if param.dtype == np.float64:
+        _with_state[double](*args)
+    else:
+        _with_state[float](*args)
+
+
+def nesterov_update(param, grad, velocity, lr, momentum):
+    """In place: v = momentum*v - lr*grad; param += momentum*v - lr*grad."""
+    _run_with_state(0, param, grad, velocity, lr, momentum)
+
+
+def rmsprop_update(param, grad, velocity, lr, rho, eps=1e-7):
+    """In place: v = rho*v + (1-rho)*grad*grad; param -= lr*grad / sqrt(v + eps)."""
+    _run_with_state(1, param, grad, velocity, lr, rho, 1.0 - rho, eps)
+
+
+def adagrad_update(param, grad, accumulator, lr, eps=1e-7):
+    """In place: a += grad*grad; param -= lr*grad / sqrt(a + eps)."""
+    _run_with_state(2, param, grad, accumulator, lr, eps)

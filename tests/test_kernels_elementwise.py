@@ -62,6 +62,9 @@ UPDATES = {
     "sgd_update": (2, (0.01,)),
     "momentum_update": (3, (0.01, 0.9)),
     "adam_update": (4, (0.001 * np.sqrt(1 - 0.999 ** 3) / (1 - 0.9 ** 3), 0.9, 0.999, 1e-7)),
+    "nesterov_update": (3, (0.01, 0.9)),
+    "rmsprop_update": (3, (0.001, 0.9, 1e-7)),
+    "adagrad_update": (3, (0.01, 1e-7)),
 }
 
 
@@ -74,6 +77,8 @@ def test_updates_match_numpy(name, shape, dtype, rng):
     arrays = [rng.standard_normal(shape).astype(dtype) for _ in range(n_arrays)]
     if name == "adam_update":
         arrays[3] = np.abs(arrays[3])            # v, the second moment, is >= 0
+    if name in ("rmsprop_update", "adagrad_update"):
+        arrays[2] = np.abs(arrays[2])            # the mean square / sum of squares is >= 0
     ref = run_update("numpy", name, arrays, *scalars)
     got = run_update("cython", name, arrays, *scalars)
     for g, r in zip(got, ref):
@@ -102,6 +107,29 @@ def test_updates_follow_their_formulas(backend, rng):
     np.testing.assert_allclose(m3, m_new, rtol=1e-12)
     np.testing.assert_allclose(s3, s_new, rtol=1e-12)
     np.testing.assert_allclose(p3, p - 0.01 * m_new / (np.sqrt(s_new) + 1e-7), rtol=1e-12)
+
+
+def test_keras_updates_follow_their_formulas(backend, rng):
+    """Nesterov SGD, RMSprop and Adagrad as Keras 3 writes them (keras/src/optimizers)."""
+    p, g, v = (rng.standard_normal((5, 4)) for _ in range(3))
+    s = np.abs(v)
+
+    p1, v1 = p.copy(), v.copy()
+    kernels.nesterov_update(p1, g, v1, 0.1, 0.9)
+    v_new = 0.9 * v - 0.1 * g
+    np.testing.assert_allclose(v1, v_new, rtol=1e-14)
+    np.testing.assert_allclose(p1, p + 0.9 * v_new - 0.1 * g, rtol=1e-13)
+
+    p2, s2 = p.copy(), s.copy()
+    kernels.rmsprop_update(p2, g, s2, 0.01, 0.9, 1e-7)
+    s_new = 0.9 * s + 0.1 * g * g
+    np.testing.assert_allclose(s2, s_new, rtol=1e-14)
+    np.testing.assert_allclose(p2, p - 0.01 * g / np.sqrt(s_new + 1e-7), rtol=1e-13)
+
+    p3, a3 = p.copy(), s.copy()
+    kernels.adagrad_update(p3, g, a3, 0.01, 1e-7)
+    np.testing.assert_allclose(a3, s + g * g, rtol=1e-14)
+    np.testing.assert_allclose(p3, p - 0.01 * g / np.sqrt(s + g * g + 1e-7), rtol=1e-13)
 
 
 def test_updates_write_through_non_contiguous_and_float32_params(backend, rng):

@@ -120,6 +120,9 @@ CASES = [
     ("momentum-int-param", "momentum_update", (i64(3), f64(3), f64(3), 0.1, 0.9), TypeError, r"Momentum.update: parameters must be float32/float64"),
     ("adam-m-shape", "adam_update", (f64(3), f64(3), f64(2), f64(3), 0.1, 0.9, 0.999), ValueError, r"Adam.update: m must have shape \(3,\), got \(2,\)"),
     ("adam-v-int", "adam_update", (f64(3), f64(3), f64(3), i64(3), 0.1, 0.9, 0.999), TypeError, r"Adam.update: v must be float32 or float64"),
+    ("nesterov-velocity-shape", "nesterov_update", (f64(3), f64(3), f64(4), 0.1, 0.9), ValueError, r"Nesterov.update: velocity must have shape \(3,\), got \(4,\)"),
+    ("rmsprop-velocity-int", "rmsprop_update", (f64(3), f64(3), i64(3), 0.1, 0.9), TypeError, r"RMSprop.update: velocity must be float32 or float64"),
+    ("adagrad-accumulator-shape", "adagrad_update", (f64(2, 2), f64(2, 2), f64(4), 0.1), ValueError, r"Adagrad.update: accumulator must have shape \(2, 2\), got \(4,\)"),
     # --- channels_last depthwise convolution and average pooling (more in test_keras_vision_layers.py)
     ("dwconv-rank", "depthwise_conv_forward", (f64(4, 4, 2), f64(3, 3, 2, 1), 1, 1, 0, 0, 2, 2), ValueError, r"DepthwiseConv2D.forward: input must be 4-D"),
     ("dwconvb-kernel", "depthwise_conv_backward", (f64(1, 2, 2, 2), f64(1, 4, 4, 2), f64(3, 3, 3, 1), 1, 1, 0, 0), ValueError, r"DepthwiseConv2D.backward: kernel must have shape \(kh, kw, 2, M\)"),
@@ -151,6 +154,9 @@ def test_error_messages_name_the_layer_or_function():
     ("sgd_update", (np.ones(3), np.ones(3), 0.1)),
     ("momentum_update", (np.ones(3), np.ones(3), np.zeros(3), 0.1, 0.9)),
     ("adam_update", (np.ones(3), np.ones(3), np.zeros(3), np.zeros(3), 0.1, 0.9, 0.999)),
+    ("nesterov_update", (np.ones(3), np.ones(3), np.zeros(3), 0.1, 0.9)),
+    ("rmsprop_update", (np.ones(3), np.ones(3), np.zeros(3), 0.1, 0.9)),
+    ("adagrad_update", (np.ones(3), np.ones(3), np.zeros(3), 0.1)),
 ])
 def test_read_only_parameters_are_refused_not_corrupted(backend, name, args):
     param = args[0]

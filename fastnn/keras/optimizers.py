@@ -165,10 +165,7 @@ class SGD(Optimizer):
         elif not self.nesterov:
             kernels.momentum_update(p, g, self._slot(key, "momentum", p), lr, self.momentum)
         else:
-            v = self._slot(key, "momentum", p)
-            v *= self.momentum
-            v -= lr * g
-            p += self.momentum * v - lr * g
+            kernels.nesterov_update(p, g, self._slot(key, "momentum", p), lr, self.momentum)
 
     def get_config(self):
         return dict(super().get_config(), momentum=self.momentum, nesterov=self.nesterov)
@@ -186,6 +183,9 @@ class RMSprop(Optimizer):
 
     def _update(self, key, p, g):
         s = self._slot(key, "velocity", p)
+        if not self.centered and self.momentum == 0:        # Keras' default: one compiled pass
+            kernels.rmsprop_update(p, g, s, self._lr_now, self.rho, self.epsilon)
+            return
         s *= self.rho
         s += (1 - self.rho) * g * g
         denom = s
@@ -243,8 +243,7 @@ class Adagrad(Optimizer):
 
     def _update(self, key, p, g):
         a = self._slot(key, "accumulator", p, self.initial_accumulator_value)
-        a += g * g
-        p -= (self._lr_now * g / np.sqrt(a + self.epsilon)).astype(p.dtype, copy=False)
+        kernels.adagrad_update(p, g, a, self._lr_now, self.epsilon)
 
     def get_config(self):
         return dict(super().get_config(), initial_accumulator_value=self.initial_accumulator_value,

@@ -30,6 +30,7 @@ KERNEL_NAMES = (
     "maxpool_forward", "maxpool_backward", "affine_forward", "affine_backward",
     "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
     "relu_forward", "relu_backward", "sgd_update", "momentum_update", "adam_update",
+    "nesterov_update", "rmsprop_update", "adagrad_update",
     "depthwise_conv_forward", "depthwise_conv_backward", "avgpool_forward", "avgpool_backward",
 )
 
@@ -401,6 +402,24 @@ def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps=1e-7):
     """One Adam step in place on param, m and v (bias correction folded into lr_t)."""
     grad, m, v = _update_args("Adam.update", param, ("grad", grad), ("m", m), ("v", v))
     _in_place("adam_update", param, grad, [m, v], float(lr_t), float(beta1), float(beta2), float(eps))
+
+
+def nesterov_update(param, grad, velocity, lr, momentum):
+    """v = momentum*v - lr*grad; param += momentum*v - lr*grad, in place (Keras' SGD(nesterov=True))."""
+    grad, velocity = _update_args("Nesterov.update", param, ("grad", grad), ("velocity", velocity))
+    _in_place("nesterov_update", param, grad, [velocity], float(lr), float(momentum))
+
+
+def rmsprop_update(param, grad, velocity, lr, rho, eps=1e-7):
+    """v = rho*v + (1-rho)*grad^2; param -= lr*grad/sqrt(v + eps), in place (Keras' RMSprop)."""
+    grad, velocity = _update_args("RMSprop.update", param, ("grad", grad), ("velocity", velocity))
+    _in_place("rmsprop_update", param, grad, [velocity], float(lr), float(rho), float(eps))
+
+
+def adagrad_update(param, grad, accumulator, lr, eps=1e-7):
+    """accumulator += grad^2; param -= lr*grad/sqrt(accumulator + eps), in place (Keras' Adagrad)."""
+    grad, accumulator = _update_args("Adagrad.update", param, ("grad", grad), ("accumulator", accumulator))
+    _in_place("adagrad_update", param, grad, [accumulator], float(lr), float(eps))
 
 
 # Channels_last kernels (depthwise convolution, average pooling): checks and dispatch in nhwc.py.

@@ -228,6 +228,26 @@ def momentum_update(param, grad, velocity, lr, momentum):
     param += velocity
 
 
+def nesterov_update(param, grad, velocity, lr, momentum):
+    """In place: v = momentum*v - lr*grad; param += momentum*v - lr*grad (Keras' Nesterov SGD)."""
+    velocity *= momentum
+    velocity -= lr * grad
+    param += momentum * velocity - lr * grad
+
+
+def rmsprop_update(param, grad, velocity, lr, rho, eps=1e-7):
+    """In place: v = rho*v + (1-rho)*grad*grad; param -= lr*grad / sqrt(v + eps) (Keras' RMSprop)."""
+    velocity *= rho
+    velocity += (1 - rho) * grad * grad
+    param -= lr * grad / np.sqrt(velocity + eps)
+
+
+def adagrad_update(param, grad, accumulator, lr, eps=1e-7):
+    """In place: a += grad*grad; param -= lr*grad / sqrt(a + eps) (Keras' Adagrad)."""
+    accumulator += grad * grad
+    param -= lr * grad / np.sqrt(accumulator + eps)
+
+
 def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps=1e-7):
     """In place, one Adam step with the bias correction folded into ``lr_t``:
 
