@@ -33,7 +33,7 @@ import numpy as np
 MIN_BYTES = 1 << 20
 #: Arrays kept per (shape, dtype): a layer's output alive from the last step
 #: (saved by the next layer) plus the one being written.
-PER_SHAPE = 3
+PER_SHAPE = 2
 #: Bytes kept in all.
 MAX_BYTES = 1 << 30
 

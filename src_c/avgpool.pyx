@@ -15,7 +15,7 @@ import numpy as np
 from cython.parallel cimport prange
 from cython cimport floating
 
-from fastnn import _backend
+from fastnn import _backend, _buffers
 
 include "_openmp.pxi"
 
@@ -102,7 +102,7 @@ cdef void _backward(
 
 def avgpool_forward(x, kh, kw, sh, sw, pad_top, pad_left, OH, OW):
     """x (N, H, W, C) -> (N, OH, OW, C). Arguments must already be validated."""
-    out = np.empty((x.shape[0], OH, OW, x.shape[3]), dtype=x.dtype)
+    out = _buffers.empty((x.shape[0], OH, OW, x.shape[3]), x.dtype)
     cdef int threads = _backend.threads_for(out.size * kh * kw, PARALLEL_MIN_WORK)
     if x.dtype == np.float64:
         _forward[double](x, out, kh, kw, sh, sw, pad_top, pad_left, threads)
@@ -113,7 +113,7 @@ def avgpool_forward(x, kh, kw, sh, sw, pad_top, pad_left, OH, OW):
 
 def avgpool_backward(dout, input_shape, kh, kw, sh, sw, pad_top, pad_left):
     """dout (N, OH, OW, C) -> dx of ``input_shape`` (N, H, W, C). Arguments must already be validated."""
-    dx = np.zeros(tuple(input_shape), dtype=dout.dtype)
+    dx = _buffers.zeros(tuple(input_shape), dout.dtype)
     cdef int threads = _backend.threads_for(dout.size * kh * kw, PARALLEL_MIN_WORK)
     if dout.dtype == np.float64:
         _backward[double](dout, dx, kh, kw, sh, sw, pad_top, pad_left, threads)

@@ -34,6 +34,7 @@ import numpy as np
 
 from cython.parallel cimport parallel, prange, threadid
 
+from fastnn import _buffers
 from fastnn._backend import get_num_threads
 from fastnn._blas import one_blas_thread
 
@@ -310,14 +311,14 @@ def conv_forward(x, W, b, stride=1, pad=0, relu=False):
     if b.ndim != 1 or b.shape[0] != FN:
         raise ValueError(f"conv_forward: bias must have shape ({FN},), got {b.shape}")
     omp = _threads(N, N * OH * OW * FN * C * FH * FW)
-    out = np.empty((N, FN, OH, OW), dtype=x.dtype)
+    out = _buffers.empty((N, FN, OH, OW), x.dtype)
     if _by_taps(C, stride):
         plane = _taps_plane(C, H, Wd, FW, pad)
-        work = np.empty((omp, plane + FN * OH * (Wd + 2 * pad)), dtype=x.dtype)
+        work = _buffers.empty((omp, plane + FN * OH * (Wd + 2 * pad)), x.dtype)
         with one_blas_thread():
             _forward_batch_taps(x, _taps_layout(W), b, out, work, pad, relu, omp)
         return out, None
-    work = np.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW, 1)), dtype=x.dtype)
+    work = _buffers.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW, 1)), x.dtype)
     with one_blas_thread():
         _forward_batch(x, W, b, out, work, stride, pad, rows, relu, omp)
     return out, None
@@ -337,8 +338,8 @@ def conv_backward(dout, x, W, stride=1, pad=0, relu_out=None, need_dx=True):
     omp = _threads(N, N * OH * OW * FN * K)
     blocks = _dW_blocks(N, omp, FN * K * x.itemsize)
     need_dx = bool(need_dx)
-    dx = np.empty((N, C, H, Wd) if need_dx else (0, 0, 0, 0), dtype=x.dtype)
-    dW_parts = np.zeros((blocks, FN * K), dtype=x.dtype)
+    dx = _buffers.empty((N, C, H, Wd) if need_dx else (0, 0, 0, 0), x.dtype)
+    dW_parts = _buffers.zeros((blocks, FN * K), x.dtype)
     db_parts = np.zeros((blocks, FN), dtype=x.dtype)
     relu = relu_out is not None
     if relu and relu_out.shape != dout.shape:
@@ -349,12 +350,12 @@ def conv_backward(dout, x, W, stride=1, pad=0, relu_out=None, need_dx=True):
     with one_blas_thread():
         if taps:
             plane = _taps_plane(C, H, Wd, FW, pad)
-            work = np.empty((omp, 2 * plane + FN * OH * (Wd + 2 * pad)), dtype=x.dtype)
+            work = _buffers.empty((omp, 2 * plane + FN * OH * (Wd + 2 * pad)), x.dtype)
             _backward_batch_taps(dout, relu_out, x, _taps_layout(W), dx, dW_parts, db_parts, work,
                                  pad, relu, need_dx, omp)
         else:
             masked = FN * OH * OW if relu else 0  # room for one image's masked dout
-            work = np.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW, 2) + masked), dtype=x.dtype)
+            work = _buffers.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW, 2) + masked), x.dtype)
             _backward_batch(dout, relu_out, x, W, dx, dW_parts, db_parts, work, stride, pad, rows,
                             relu, need_dx, omp)
     # add the blocks' partial sums in block order (deterministic)

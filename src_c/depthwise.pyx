@@ -23,7 +23,7 @@ import numpy as np
 from cython.parallel cimport prange
 from cython cimport floating
 
-from fastnn import _backend
+from fastnn import _backend, _buffers
 
 include "_openmp.pxi"
 
@@ -138,7 +138,7 @@ def depthwise_conv_forward(x, K, sh, sw, pad_top, pad_left, OH, OW):
     """x (N, H, W, C), K (kh, kw, C, M) -> (N, OH, OW, C*M). Arguments must already be validated."""
     N, C = x.shape[0], x.shape[3]
     kh, kw, M = K.shape[0], K.shape[1], K.shape[3]
-    out = np.empty((N, OH, OW, C * M), dtype=x.dtype)
+    out = _buffers.empty((N, OH, OW, C * M), x.dtype)
     cdef int threads = _backend.threads_for(out.size * kh * kw, PARALLEL_MIN_WORK)
     if x.dtype == np.float64:
         _forward[double](x, K, out, sh, sw, pad_top, pad_left, threads)
@@ -150,7 +150,7 @@ def depthwise_conv_forward(x, K, sh, sw, pad_top, pad_left, OH, OW):
 def depthwise_conv_backward(dout, x, K, sh, sw, pad_top, pad_left):
     """dout (N, OH, OW, C*M) -> (dx (N, H, W, C), dK (kh, kw, C, M)). Arguments must already be validated."""
     cdef int threads = _backend.threads_for(dout.size * K.shape[0] * K.shape[1] * 2, PARALLEL_MIN_WORK)
-    dx = np.zeros(x.shape, dtype=x.dtype)
+    dx = _buffers.zeros(x.shape, x.dtype)
     parts = np.zeros((x.shape[0], K.size), dtype=x.dtype)     # dK per image
     if x.dtype == np.float64:
         _backward[double](dout, x, K, dx, parts, sh, sw, pad_top, pad_left, threads)

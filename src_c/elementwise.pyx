@@ -21,7 +21,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport sqrt, sqrtf
 
-from fastnn import _backend
+from fastnn import _backend, _buffers
 
 include "_openmp.pxi"
 include "relu_rule.pxi"
@@ -96,7 +96,7 @@ cdef void _relu_backward(
 
 def relu_forward(x):
     """max(x, 0) of a C-contiguous float array of any shape."""
-    out = np.empty_like(x)
+    out = _buffers.empty(x.shape, x.dtype)
     threads = _backend.threads_for(x.size, PARALLEL_MIN_SIZE)
     if x.dtype == np.float64:
         _relu_forward[double](x.reshape(-1), out.reshape(-1), threads)
@@ -107,7 +107,7 @@ def relu_forward(x):
 
 def relu_backward(dout, out):
     """dout where the forward output was > 0, else 0 (same shape and dtype as dout)."""
-    dx = np.empty_like(dout)
+    dx = _buffers.empty(dout.shape, dout.dtype)
     threads = _backend.threads_for(dout.size, PARALLEL_MIN_SIZE)
     if dout.dtype == np.float64:
         _relu_backward[double](dout.reshape(-1), out.reshape(-1), dx.reshape(-1), threads)

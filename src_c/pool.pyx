@@ -25,7 +25,7 @@ from cython.parallel cimport prange
 from cython cimport floating
 from libc.stdint cimport int64_t
 
-from fastnn import _backend
+from fastnn import _backend, _buffers
 
 include "_openmp.pxi"
 
@@ -213,8 +213,8 @@ def maxpool_forward(x, pool_h, pool_w, stride=2, pad=0):
     N, C, H, W = x.shape
     OH = (H + 2 * p - ph) // s + 1
     OW = (W + 2 * p - pw) // s + 1
-    out = np.empty((N, C, OH, OW), dtype=x.dtype)
-    argmax = np.empty((N, C, OH, OW), dtype=np.int64)
+    out = _buffers.empty((N, C, OH, OW), x.dtype)
+    argmax = _buffers.empty((N, C, OH, OW), np.int64)
     cdef int threads = _backend.threads_for(out.size * ph * pw, PARALLEL_MIN_WORK)
     if x.dtype == np.float64:
         _forward[double](x, out, argmax, ph, pw, s, p, threads)
@@ -229,7 +229,7 @@ def maxpool_backward(dout, argmax, input_shape, pool_h, pool_w, stride=2, pad=0)
     See ``numpy_kernels.maxpool_backward``; arguments must already be validated.
     """
     cdef Py_ssize_t pw = pool_w, s = stride, p = pad
-    dx = np.zeros(tuple(input_shape), dtype=dout.dtype)
+    dx = _buffers.zeros(tuple(input_shape), dout.dtype)
     cdef int threads = _backend.threads_for(dx.size + dout.size, PARALLEL_MIN_WORK)
     if dout.dtype == np.float64:
         _backward[double](dout, argmax, dx, pw, s, p, threads)
