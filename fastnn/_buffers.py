@@ -23,6 +23,7 @@ usual. The pool holds at most ``PER_SHAPE`` arrays per shape and
 not tell whether an array is in use (free-threaded builds, and 3.14's
 borrowed references) the pool is off and ``empty`` is ``np.empty``.
 """
+import math
 import sys
 import sysconfig
 import threading
@@ -58,9 +59,9 @@ def _free(arrays):
 def empty(shape, dtype):
     """An uninitialized C-order array, as ``np.empty``, reused when one is free."""
     dtype = np.dtype(dtype)
-    shape = tuple(int(s) for s in shape)
-    nbytes = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
-    if not ENABLED or nbytes < MIN_BYTES:
+    shape = tuple(map(int, shape))
+    nbytes = dtype.itemsize * math.prod(shape)        # Python ints: no overflow, no NumPy call
+    if nbytes < MIN_BYTES or not ENABLED:
         return np.empty(shape, dtype)
     key = (shape, dtype.str)
     with _lock:

@@ -94,12 +94,18 @@ def test_report_machine_targets_and_baseline(full_report):
     machine = dict((r[0], r[1]) for r in tables["Machine"])
     assert "CPU" in machine and "GEMM peak" in " ".join(machine)
     assert re.search(r"float32 [\d.]+ GFLOP/s, float64 [\d.]+ GFLOP/s", full_report)
-    targets = tables["Targets (issues 6 and 8)"]
+    targets = tables["Targets (issues 6, 8 and 18)"]
     assert targets[0] == ["issue", "target", "goal", "measured", "met"]
     by_text = {r[1]: r for r in targets[1:]}
     assert by_text["col2im, compiled vs NumPy (float64)"][4] in ("yes", "**no**")
     # without PyTorch the PyTorch targets say so instead of inventing a figure
     assert by_text["SimpleConvNet train step float32, fastnn/PyTorch time"][3] == "not measured in this run"
+    assert by_text["AlexNet-style train step, fastnn/(Keras on PyTorch) time"][3] == "not measured in this run"
+    issue18 = [r for r in targets[1:] if r[0] == "18"]
+    assert len(issue18) == 8 and by_text["every Keras-style row, compiled vs NumPy"][2] == "≥ 1×"
+    # --batch 2 is below 32: one train row per dtype, no extra batch-32 row
+    assert by_text["TwoLayerNet train step (batch 32 and 100), compiled vs NumPy"][3].endswith(
+        "(worst of 2: batch 2, gradient + Adam)")
     baseline = tables["The NumPy fallback is a fair baseline"]
     assert baseline[0][3:6] == ["book's method ms", "fastnn NumPy fallback ms", "book/fallback"]
     assert {r[0] for r in baseline[1:]} == {"im2col", "col2im"}

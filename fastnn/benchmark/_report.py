@@ -260,7 +260,7 @@ def render(results, peaks, peak_size, machine, settings, with_torch, breakdown=N
         out.append("- † a kernel this row uses has no compiled version in this build, so the compiled "
                    "backend ran it on NumPy: " + ", ".join(sorted({k for r in results for k in r.not_compiled}))
                    + ".")
-    out += ["", "## Targets (issues 6 and 8)", ""]
+    out += ["", "## Targets (issues 6, 8 and 18)", ""]
     out += targets_table(results, peaks)
     sections = []
     for r in results:
