@@ -2,7 +2,7 @@
 
     python bench/_conv_timing.py             # wall time, fastnn.get_num_threads() threads
     python bench/_conv_timing.py --cpu-time  # CPU time of one thread (both backends)
-    python bench/_conv_timing.py --explore   # also: colT vs per-tap path, workspace size
+    python bench/_conv_timing.py --explore   # also: the workspace size
 
 Each figure is the best of several runs (milliseconds), both backends measured
 in the same run, so the ratios are meaningful even when absolute times drift.
@@ -102,7 +102,7 @@ def table(dtype):
 
 
 def explore(dtype):
-    """The two stride-1 paths and the workspace sizes on three of the layers."""
+    """The workspace sizes on three of the layers."""
     from fastnn._ext import conv
 
     rng = np.random.default_rng(1)
@@ -113,17 +113,8 @@ def explore(dtype):
         b = rng.standard_normal(ws[0]).astype(dtype)
         dout = rng.standard_normal(kernels.conv_forward(x, W, b, s, p)[0].shape).astype(dtype)
         # OpenMP threads over images, BLAS single-threaded (the only strategy
-        # left: a threaded BLAS made OpenBLAS' workers spin, see fastnn/_blas.py);
-        # stride-1 layers by colT chunks and by per-tap products (conv_taps.pxi)
-        saved_taps = conv.TAPS_MIN_CHANNELS
-        try:
-            for path, threshold in (("colT chunks", 10 ** 9), ("per-tap products", 1)):
-                conv.TAPS_MIN_CHANNELS = threshold
-                a = (best_ms(lambda: conv.conv_forward(x, W, b, s, p))
-                     + best_ms(lambda: conv.conv_backward(dout, x, W, s, p)))
-                print(f"{name}: fwd+bwd by {path}: {a:.2f} ms")
-        finally:
-            conv.TAPS_MIN_CHANNELS = saved_taps
+        # left: a threaded BLAS made OpenBLAS' workers spin, see fastnn/_blas.py)
+        print(name)
         saved_ws = conv.WORKSPACE_BYTES
         try:
             for kb in (32, 64, 128, 256, 512, 1024, 4096):

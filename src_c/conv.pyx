@@ -28,7 +28,6 @@ include "_openmp.pxi"
 include "im2col_core.pxi"
 include "blas_gemm.pxi"
 include "relu_rule.pxi"
-include "conv_taps.pxi"
 
 import numpy as np
 
@@ -40,17 +39,16 @@ from fastnn._blas import one_blas_thread
 
 #: Upper bound on one thread's colT chunk, in bytes. The chunk is filled,
 #: multiplied and (backward) folded back while it is still in the core's
-#: cache; measured in bench/_conv_timing.py.
-WORKSPACE_BYTES = 128 * 1024
+#: cache (1 MB of L2 per core here). Each chunk is one BLAS call, which packs
+#: its colT operand; larger chunks spread the call's fixed costs. Measured
+#: with bench/_conv_timing.py --explore and, as CPU time of one thread, over
+#: DeepConvNet's six layers forward and backward (float32 / float64 ms):
+#: 128 kB 160 / 265, 1 MB 147 / 230. The per-tap products that stride-1
+#: layers with 8+ channels used before took 164-174 / 246-250.
+WORKSPACE_BYTES = 1024 * 1024
 
 #: Below this many multiply-adds per thread, a product runs on fewer threads.
 MIN_MADDS_PER_THREAD = 2_000_000
-
-#: Stride-1 convolutions with at least this many input channels take the
-#: per-tap products of conv_taps.pxi instead of colT chunks (measured in
-#: bench/_conv_timing.py --explore: with fewer channels the per-tap products
-#: are too thin for BLAS to run at speed).
-TAPS_MIN_CHANNELS = 8
 
 #: Fixed blocks of images whose dW partial sums are formed separately in the
 #: backward pass (more for more threads). Blocks are scheduled dynamically; with
@@ -282,25 +280,6 @@ def _dW_blocks(N, omp, dW_bytes):
     return max(blocks, min(N, omp))
 
 
-def _by_taps(C, stride):
-    """Whether a convolution runs as per-tap products (conv_taps.pxi)."""
-    return stride == 1 and C >= TAPS_MIN_CHANNELS
-
-
-def _taps_plane(C, H, W, FW, pad):
-    """Values of a padded image with the slack the per-tap windows read past it."""
-    size = taps_plane_size(C, H + 2 * pad, W + 2 * pad, FW)
-    if size > _INT_MAX:
-        raise ValueError(f"conv: padded image of {size} values too large for BLAS")
-    return size
-
-
-def _taps_layout(W):
-    """W (FN, C, FH, FW) -> (FH*FW, FN, C): the (FN, C) matrix of each tap, contiguous."""
-    FN, C, FH, FW = W.shape
-    return np.ascontiguousarray(W.transpose(2, 3, 0, 1)).reshape(FH * FW, FN, C)
-
-
 def conv_forward(x, W, b, stride=1, pad=0, relu=False):
     """x (N,C,H,W), W (FN,C,FH,FW), b (FN,) -> (out (N,FN,OH,OW), None).
 
@@ -312,12 +291,6 @@ def conv_forward(x, W, b, stride=1, pad=0, relu=False):
         raise ValueError(f"conv_forward: bias must have shape ({FN},), got {b.shape}")
     omp = _threads(N, N * OH * OW * FN * C * FH * FW)
     out = _buffers.empty((N, FN, OH, OW), x.dtype)
-    if _by_taps(C, stride):
-        plane = _taps_plane(C, H, Wd, FW, pad)
-        work = _buffers.empty((omp, plane + FN * OH * (Wd + 2 * pad)), x.dtype)
-        with one_blas_thread():
-            _forward_batch_taps(x, _taps_layout(W), b, out, work, pad, relu, omp)
-        return out, None
     work = _buffers.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW, 1)), x.dtype)
     with one_blas_thread():
         _forward_batch(x, W, b, out, work, stride, pad, rows, relu, omp)
@@ -346,25 +319,16 @@ def conv_backward(dout, x, W, stride=1, pad=0, relu_out=None, need_dx=True):
         raise ValueError(f"conv_backward: relu_out must have shape {dout.shape}, got {relu_out.shape}")
     if not relu:
         relu_out = _NO_RELU_OUT[x.dtype.char]
-    taps = _by_taps(C, stride)
+    masked = FN * OH * OW if relu else 0      # room for one image's masked dout
+    work = _buffers.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW, 2) + masked), x.dtype)
     with one_blas_thread():
-        if taps:
-            plane = _taps_plane(C, H, Wd, FW, pad)
-            work = _buffers.empty((omp, 2 * plane + FN * OH * (Wd + 2 * pad)), x.dtype)
-            _backward_batch_taps(dout, relu_out, x, _taps_layout(W), dx, dW_parts, db_parts, work,
-                                 pad, relu, need_dx, omp)
-        else:
-            masked = FN * OH * OW if relu else 0  # room for one image's masked dout
-            work = _buffers.empty((omp, _work_size(C, H, Wd, FH, FW, pad, rows, OW, 2) + masked), x.dtype)
-            _backward_batch(dout, relu_out, x, W, dx, dW_parts, db_parts, work, stride, pad, rows,
-                            relu, need_dx, omp)
+        _backward_batch(dout, relu_out, x, W, dx, dW_parts, db_parts, work, stride, pad, rows,
+                        relu, need_dx, omp)
     # add the blocks' partial sums in block order (deterministic)
     dW_sum, db = dW_parts[0], db_parts[0]
     for j in range(1, blocks):
         dW_sum += dW_parts[j]
         db += db_parts[j]
-    if taps:     # (FH, FW, FN, C) -> (FN, C, FH, FW)
-        dW = np.ascontiguousarray(dW_sum.reshape(FH, FW, FN, C).transpose(2, 3, 0, 1))
-    else:        # dW^T (K, FN) -> (FN, K)
-        dW = np.ascontiguousarray(dW_sum.reshape(K, FN).T).reshape(FN, C, FH, FW)
+    # dW^T (K, FN) -> (FN, K)
+    dW = np.ascontiguousarray(dW_sum.reshape(K, FN).T).reshape(FN, C, FH, FW)
     return (dx if need_dx else None), dW, db

@@ -33,7 +33,7 @@ _CHILD = textwrap.dedent("""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 400)); W = rng.standard_normal((400, 300)); b = np.zeros(300)
     img = rng.standard_normal((8, 8, 12, 12)); filt = rng.standard_normal((8, 8, 3, 3))
-    taps = rng.standard_normal((4, 3, 12, 12)); filt3 = rng.standard_normal((4, 3, 3, 3))
+    small = rng.standard_normal((4, 3, 12, 12)); filt3 = rng.standard_normal((4, 3, 3, 3))
     counts = {"interrupts": 0, "calls": 0}
 
     def work():
@@ -41,10 +41,10 @@ _CHILD = textwrap.dedent("""
             try:
                 out = kernels.affine_forward(x, W, b)
                 kernels.affine_backward(out, x, W)
-                y, _ = kernels.conv_forward(img, filt, np.zeros(8), 1, 1)       # by taps
+                y, _ = kernels.conv_forward(img, filt, np.zeros(8), 1, 1)       # stride 1
                 kernels.conv_backward(y, img, filt, 1, 1)
-                y, _ = kernels.conv_forward(taps, filt3, np.zeros(4), 2, 1)    # im2col blocks
-                kernels.conv_backward(y, taps, filt3, 2, 1, need_dx=True)
+                y, _ = kernels.conv_forward(small, filt3, np.zeros(4), 2, 1)   # stride 2
+                kernels.conv_backward(y, small, filt3, 2, 1, need_dx=True)
                 counts["calls"] += 1
             except KeyboardInterrupt:
                 counts["interrupts"] += 1

@@ -33,14 +33,6 @@ def tiny_parallel(monkeypatch):
     monkeypatch.setattr(im2col, "MIN_VALUES_PER_THREAD", 0)
 
 
-@pytest.fixture(params=["colT", "taps"])
-def conv_path(request, monkeypatch):
-    """Run a test on each compiled convolution: colT chunks, or (stride 1) per-tap products."""
-    from fastnn._ext import conv
-    monkeypatch.setattr(conv, "TAPS_MIN_CHANNELS", 1 if request.param == "taps" else 10 ** 9)
-    return request.param
-
-
 def random_geometry(rng):
     """A random small convolution: odd sizes, non-square kernels, stride 1-3, pad 0-2."""
     while True:
@@ -92,7 +84,7 @@ def test_im2col_col2im_match_numpy(dtype, tiny_parallel):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_conv_forward_backward_match_numpy(dtype, tiny_parallel, conv_path):
+def test_conv_forward_backward_match_numpy(dtype, tiny_parallel):
     rng = np.random.default_rng(11)
     for _ in range(40):
         x, Wt, b, s, p = random_conv(rng, dtype)
@@ -110,7 +102,7 @@ def test_conv_forward_backward_match_numpy(dtype, tiny_parallel, conv_path):
             close(g, r, dtype)
 
 
-def test_book_sized_layer_matches_numpy(conv_path):
+def test_book_sized_layer_matches_numpy():
     """DeepConvNet's 16->16 layer at batch 5, the shapes the speed targets use."""
     rng = np.random.default_rng(3)
     x = rng.standard_normal((5, 16, 28, 28))
@@ -167,7 +159,7 @@ def test_mixed_dtypes_promote_like_numpy():
 
 
 @pytest.mark.parametrize("threads", [1, 2, 5])
-def test_thread_counts_and_batch_one(threads, tiny_parallel, conv_path):
+def test_thread_counts_and_batch_one(threads, tiny_parallel):
     """Any thread count, and batches smaller than it (one thread per image), agree."""
     rng = np.random.default_rng(19)
     previous = fastnn.set_num_threads(threads)
@@ -207,7 +199,7 @@ def test_chunked_workspace_gives_same_result(monkeypatch, tiny_parallel):
         close(c, w, np.float64)
 
 
-def test_backward_is_deterministic(tiny_parallel, conv_path):
+def test_backward_is_deterministic(tiny_parallel):
     """dW and db are summed in fixed blocks of images: same bits every run and for 1-4 threads."""
     rng = np.random.default_rng(29)
     x = rng.standard_normal((19, 3, 12, 12))
@@ -295,7 +287,7 @@ def test_direct_calls_check_shapes():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_conv_forward_with_relu_is_relu_of_conv_forward(dtype, tiny_parallel, conv_path):
+def test_conv_forward_with_relu_is_relu_of_conv_forward(dtype, tiny_parallel):
     """relu=True gives exactly relu_forward(conv_forward(...)) on each backend, NaNs included."""
     rng = np.random.default_rng(31)
     cases_with_nan = 0
@@ -322,7 +314,7 @@ def test_conv_forward_relu_flag_must_be_a_bool():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_conv_backward_through_relu_is_conv_backward_of_relu_backward(dtype, tiny_parallel, conv_path):
+def test_conv_backward_through_relu_is_conv_backward_of_relu_backward(dtype, tiny_parallel):
     """relu_out masks dout first, exactly as relu_backward does, on each backend (pad 0 included)."""
     rng = np.random.default_rng(37)
     pads_seen = set()
@@ -351,7 +343,7 @@ def test_conv_backward_relu_out_must_match_dout():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_conv_backward_without_dx_gives_the_same_dW_db(dtype, tiny_parallel, conv_path):
+def test_conv_backward_without_dx_gives_the_same_dW_db(dtype, tiny_parallel):
     rng = np.random.default_rng(41)
     for _ in range(12):
         x, Wt, b, s, p = random_conv(rng, dtype)
