@@ -192,10 +192,11 @@ class Affine:
         self.x = x.reshape(x.shape[0], -1)
         return kernels.affine_forward(self.x, self.W, _bias_values(self.b, self.W.shape[1], self.W.dtype))
 
-    def backward(self, dout):
+    def backward(self, dout, need_dx=True):
+        """need_dx=False (fastnn's addition): only dW and db, and None is returned."""
         x = _after_forward("Affine.backward", self.x)
-        dx, self.dW, self.db = kernels.affine_backward(dout, x, self.W)
-        return dx.reshape(self.original_x_shape)
+        dx, self.dW, self.db = kernels.affine_backward(dout, x, self.W, need_dx=need_dx)
+        return dx.reshape(self.original_x_shape) if need_dx else None
 
 
 # --------------------------------------------------------------------------
@@ -519,8 +520,8 @@ def backward_layers(layers, dout, need_input_grad=True):
 
     A Convolution + Relu pair (``is_conv_relu_pair``) runs as one kernel
     (``Convolution.backward_relu``). With need_input_grad=False (a network's
-    ``gradient`` needs the parameters' gradients only) a Convolution in
-    first place skips the input's gradient, and None is returned.
+    ``gradient`` needs the parameters' gradients only) a Convolution or an
+    Affine in first place skips the input's gradient, and None is returned.
     """
     layers = list(layers)
     i = len(layers) - 1
@@ -529,7 +530,7 @@ def backward_layers(layers, dout, need_input_grad=True):
             first = i == 1
             dout = layers[i - 1].backward_relu(dout, layers[i], need_dx=need_input_grad or not first)
             i -= 2
-        elif i == 0 and _plain(layers[0], Convolution):
+        elif i == 0 and (_plain(layers[0], Convolution) or _plain(layers[0], Affine)):
             dout = layers[0].backward(dout, need_dx=need_input_grad)
             i -= 1
         else:

@@ -98,10 +98,12 @@ cdef void _affine_forward(const real[:, ::1] x, const real[:, ::1] W, const real
 
 
 cdef void _affine_backward(const real[:, ::1] dout, const real[:, ::1] x, const real[:, ::1] W,
-                           real[:, ::1] dx, real[:, ::1] dW, real[::1] db, int threads) noexcept:
+                           real[:, ::1] dx, real[:, ::1] dW, real[::1] db, int threads,
+                           bint need_dx) noexcept:
+    """db, dW and (if need_dx) dx of affine_backward."""
     cdef Py_ssize_t N = x.shape[0], D = x.shape[1], M = W.shape[1]
     cdef Py_ssize_t i, j, blk
-    cdef int dx_threads = (threads + 1) // 2
+    cdef int dx_threads = (threads + 1) // 2 if need_dx else 0
     with nogil:
         # db = sum of dout over the batch, row by row as NumPy's sum(axis=0) does.
         for j in range(M):
@@ -112,13 +114,15 @@ cdef void _affine_backward(const real[:, ::1] dout, const real[:, ::1] x, const 
         if N == 0 or M == 0 or D == 0:
             return                       # empty products: dx and dW stay zero
         if threads == 1:
-            _dx_rows(dout, W, dx, 0, N)
+            if need_dx:
+                _dx_rows(dout, W, dx, 0, N)
             _dW_rows(x, dout, dW, 0, D)
             return
         # The two products go to different threads (a share of the threads
         # each, cut into row blocks): each thread then streams one operand
         # (W for dx, x for dW) instead of both, which measured faster than
         # cutting both products over all threads (float64 4320x100 layer).
+        # Without dx, all threads share dW.
         for blk in prange(threads, num_threads=threads, schedule="static"):
             if blk < dx_threads:         # dx[r0:r1] = dout[r0:r1] @ W^T, rows of the batch
                 _dx_rows(dout, W, dx, _block_start(blk, dx_threads, N),
@@ -165,20 +169,25 @@ def affine_forward(x, W, b):
     return out
 
 
-def affine_backward(dout, x, W):
-    """dout: (N, M) -> (dx = dout @ W.T (N, D), dW = x.T @ dout (D, M), db (M,))."""
+def affine_backward(dout, x, W, need_dx=True):
+    """dout: (N, M) -> (dx = dout @ W.T (N, D), dW = x.T @ dout (D, M), db (M,)).
+
+    need_dx=False: None in place of dx, which is not computed.
+    """
     N, D = x.shape
     M = W.shape[1]
     _check_blas_size("Affine.backward", N, D, M)
     if blas_may_thread():                # a dense-only network: BLAS threads the products
-        return np.matmul(dout, W.T), np.matmul(x.T, dout), np.sum(dout, axis=0)
-    dx = _buffers.zeros((N, D), x.dtype)
-    dW = _buffers.zeros((D, M), x.dtype)
+        return (np.matmul(dout, W.T) if need_dx else None), np.matmul(x.T, dout), np.sum(dout, axis=0)
+    # the products overwrite dx and dW (beta = 0); an empty product leaves them zero
+    fill = _buffers.zeros if N * D * M == 0 else _buffers.empty
+    dx = fill((N, D) if need_dx else (0, D), x.dtype)
+    dW = fill((D, M), x.dtype)
     db = np.empty(M, dtype=x.dtype)
     threads = _backend.threads_for(N * D * M, PARALLEL_MIN_MADDS)
     with one_blas_thread():
         if x.dtype == np.float64:
-            _affine_backward[double](dout, x, W, dx, dW, db, threads)
+            _affine_backward[double](dout, x, W, dx, dW, db, threads, need_dx)
         else:
-            _affine_backward[float](dout, x, W, dx, dW, db, threads)
-    return dx, dW, db
+            _affine_backward[float](dout, x, W, dx, dW, db, threads, need_dx)
+    return (dx if need_dx else None), dW, db

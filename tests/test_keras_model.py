@@ -399,3 +399,45 @@ def test_to_categorical():
     assert keras.utils.to_categorical(np.array([[1], [3]]), num_classes=5).shape == (2, 5)
     with pytest.raises(ValueError, match="label 5 does not fit num_classes=5"):
         keras.utils.to_categorical([5], 5)
+
+
+def test_backward_skips_input_gradients_nobody_uses(monkeypatch):
+    """A training step asks a layer for the gradient of its input only if a layer
+    before it has weights: the first Dense (after Flatten) skips it, the second
+    (after Dropout, after the first Dense) does not; the weights' gradients stay
+    those of a backward pass that computes every input gradient."""
+    from fastnn import kernels
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 4, 5)).astype(np.float32)
+    y = rng.integers(0, 3, 8)
+
+    def build():
+        keras.utils.set_random_seed(1)
+        model = keras.Sequential([L.Input((4, 5)), L.Flatten(), L.Dense(6, activation="relu"),
+                                  L.Dropout(0.0), L.Dense(3, activation="softmax")])
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        return model
+
+    asked = []
+    real = kernels.affine_backward
+
+    def spy(*args, need_dx=True):
+        asked.append(need_dx)
+        return real(*args, need_dx=need_dx)
+
+    monkeypatch.setattr(kernels, "affine_backward", spy)
+    skipping, full = build(), build()
+    skipping.train_on_batch(x, y)
+    assert asked == [True, False]
+    # the same step with every input gradient computed gives the same weights
+    from fastnn.keras._graph import Graph
+    monkeypatch.setattr(Graph, "_wants_grad", lambda self, flag: _all_true(self))
+    asked.clear()
+    full.train_on_batch(x, y)
+    assert asked == [True, True]
+    for a, b in zip(skipping.get_weights(), full.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def _all_true(graph):
+    return {id(t): True for t in list(graph.inputs) + list(graph.nodes)}

@@ -43,6 +43,31 @@ def test_forward_and_backward_match_numpy(N, D, M, dtype, rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threaded", [False, True])
+@pytest.mark.parametrize("N, D, M", [(100, 784, 50), (32, 784, 300), (1, 7, 3)])
+def test_backward_without_dx_gives_the_same_dW_db(N, D, M, dtype, threaded, rng):
+    """need_dx=False: None for dx, the same dW and db, on both backends, with BLAS
+    threading the products (a dense-only network) or not."""
+    from fastnn._blas import threaded_blas
+    x = rng.standard_normal((N, D)).astype(dtype)
+    W = (rng.standard_normal((D, M)) * 0.1).astype(dtype)
+    dout = rng.standard_normal((N, M)).astype(dtype)
+    with threaded_blas(threaded):
+        full_ref, full_got = on_both_backends("affine_backward", dout, x, W)
+        ref, got = on_both_backends("affine_backward", dout, x, W, False)
+    assert ref[0] is None and got[0] is None
+    for g, r, full in zip(got[1:], ref[1:], full_got[1:]):
+        assert_close(g, r, dtype)
+        np.testing.assert_array_equal(g, full)      # the same products as with dx
+
+
+def test_need_dx_must_be_a_flag(rng, backend):
+    x, W, dout = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal((4, 2))
+    with pytest.raises(TypeError, match="Affine.backward: need_dx must be True or False"):
+        kernels.affine_backward(dout, x, W, need_dx=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_non_contiguous_and_mixed_inputs(dtype, rng):
     x = rng.standard_normal((9, 20)).astype(dtype)[:, ::2]          # (9, 10), strided
     W = np.asfortranarray(rng.standard_normal((10, 6)).astype(dtype))

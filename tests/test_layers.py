@@ -497,3 +497,15 @@ def test_backward_layers_can_skip_the_input_gradient_of_a_first_convolution(back
     y = conv.forward(x)
     assert backward_layers([conv], np.ones_like(y), need_input_grad=False) is None
     assert conv.dW.shape == (2, 3, 3, 3)
+
+
+def test_backward_layers_can_skip_the_input_gradient_of_a_first_affine(backend, rng):
+    x = rng.standard_normal((5, 2, 3))
+    W = rng.standard_normal((6, 4))
+    layers = [Affine(W, np.zeros(4)), Relu()]
+    out = forward_layers(layers, x)
+    dout = rng.standard_normal(out.shape)
+    assert backward_layers(layers, dout).shape == x.shape
+    dW = layers[0].dW.copy()
+    assert backward_layers(layers, dout, need_input_grad=False) is None
+    np.testing.assert_array_equal(layers[0].dW, dW)

@@ -109,7 +109,22 @@ class Graph:
         with threaded_blas(self.dense_only):
             return self._backward(douts, fused, need_input_grads)
 
+    def _wants_grad(self, need_input_grads):
+        """id(tensor) -> whether its gradient is used: a model input's if need_input_grads
+        (a model's own training step does not use it), any other tensor's if a layer at or
+        before it may have weights (one that is not ``weightless`` or has params)."""
+        cache = self.__dict__.setdefault("_wants_cache", {})
+        if need_input_grads not in cache:
+            wants = {id(t): need_input_grads for t in self.inputs}
+            for t in self.nodes:                         # in call order
+                layer = t.layer
+                wants[id(t)] = (not layer.weightless or bool(layer.params)
+                                or any(wants[id(src)] for src in t.inbound))
+            cache[need_input_grads] = wants
+        return cache[need_input_grads]
+
     def _backward(self, douts, fused, need_input_grads):
+        wants = self._wants_grad(need_input_grads)
         grads = {}
         skip = set()
         shared_grads = {}
@@ -127,9 +142,8 @@ class Graph:
                 continue
             if id(layer) in self._shared:
                 layer._restore(self._states[id(t)])
-            # a model's own backward never uses the gradient w.r.t. its inputs: layers may skip it
-            layer.need_input_grad = need_input_grads or not all(
-                any(src is i for i in self.inputs) for src in t.inbound)
+            # layers may skip the gradient w.r.t. inputs that nobody uses (see _wants_grad)
+            layer.need_input_grad = any(wants[id(src)] for src in t.inbound)
             if id(t) in skip:
                 dx = layer.backward(g, skip_activation=True)
             else:

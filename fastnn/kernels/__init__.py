@@ -254,8 +254,12 @@ def affine_forward(x, W, b):
     return _impl("affine_forward")(x, W, b)
 
 
-def affine_backward(dout, x, W):
-    """dout (N, M) -> (dx (N, D), dW (D, M), db (M,))."""
+def affine_backward(dout, x, W, need_dx=True):
+    """dout (N, M) -> (dx (N, D), dW (D, M), db (M,)).
+
+    need_dx=False: dx is not computed and None is returned in its place
+    (the first layer of a network, whose input needs no gradient).
+    """
     where = "Affine.backward"
     x = chk.float_array(where, "input", x, ndim=2)
     W = chk.float_array(where, "weights W", W, ndim=2)
@@ -263,8 +267,9 @@ def affine_backward(dout, x, W):
     chk.shape_is(where, "dout", dout, (x.shape[0], W.shape[1]))
     if x.shape[1] != W.shape[0]:
         raise ValueError(f"{where}: input has {x.shape[1]} features but W {W.shape} expects {W.shape[0]}")
+    need_dx = chk.flag(where, "need_dx", need_dx)
     dout, x, W = _same_dtype(dout, x, W)
-    return _impl("affine_backward")(dout, x, W)
+    return _impl("affine_backward")(dout, x, W, need_dx)
 
 
 # --------------------------------------------------------------------------

@@ -158,9 +158,12 @@ def affine_forward(x, W, b):
     return x @ W + b
 
 
-def affine_backward(dout, x, W):
-    """dout: (N, M) -> (dx = dout @ W.T (N, D), dW = x.T @ dout (D, M), db (M,))."""
-    return dout @ W.T, x.T @ dout, np.sum(dout, axis=0)
+def affine_backward(dout, x, W, need_dx=True):
+    """dout: (N, M) -> (dx = dout @ W.T (N, D), dW = x.T @ dout (D, M), db (M,)).
+
+    need_dx=False: None in place of dx, which is not computed.
+    """
+    return (dout @ W.T if need_dx else None), x.T @ dout, np.sum(dout, axis=0)
 
 
 # --------------------------------------------------------------------------

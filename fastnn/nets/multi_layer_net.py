@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..gradient import numerical_gradient as _numerical_gradient
-from ..layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
+from ..layers import Affine, Relu, Sigmoid, SoftmaxWithLoss, backward_layers
 from ._base import BookNet, check_dtype, dense_products, gaussian, init_scale, labels_of, positive_size
 
 ACTIVATIONS = {"relu": Relu, "sigmoid": Sigmoid}
@@ -107,8 +107,8 @@ class MultiLayerNet(BookNet):
         """Gradients of ``loss`` by backpropagation (weight decay included)."""
         self.loss(x, t)
         dout = self.last_layer.backward(1)
-        for layer in reversed(list(self.layers.values())):
-            dout = layer.backward(dout)
+        # the book's reversed loop over the layers (the input's own gradient is not needed)
+        backward_layers(self.layers.values(), dout, need_input_grad=False)
         grads = {}
         for idx in range(1, self.hidden_layer_num + 2):
             self._affine_grads(grads, idx)

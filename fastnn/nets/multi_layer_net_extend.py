@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..gradient import numerical_gradient as _numerical_gradient
-from ..layers import BatchNormalization, Dropout, SoftmaxWithLoss
+from ..layers import BatchNormalization, Dropout, SoftmaxWithLoss, backward_layers
 from .multi_layer_net import ACTIVATIONS, MultiLayerNet
 
 
@@ -79,8 +79,8 @@ class MultiLayerNetExtend(MultiLayerNet):
         """Gradients of the training-mode loss by backpropagation."""
         self.loss(x, t, train_flg=True)
         dout = self.last_layer.backward(1)
-        for layer in reversed(list(self.layers.values())):
-            dout = layer.backward(dout)
+        # the book's reversed loop over the layers (the input's own gradient is not needed)
+        backward_layers(self.layers.values(), dout, need_input_grad=False)
         grads = {}
         for idx in range(1, self.hidden_layer_num + 2):
             self._affine_grads(grads, idx)

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..gradient import numerical_gradient as _numerical_gradient
-from ..layers import Affine, Relu, SoftmaxWithLoss
+from ..layers import Affine, Relu, SoftmaxWithLoss, backward_layers
 from ._base import BookNet, check_dtype, dense_products, gaussian, labels_of, positive_size
 
 
@@ -64,8 +64,8 @@ class TwoLayerNet(BookNet):
         """Gradients of the loss by backpropagation: a dict shaped like ``params``."""
         self.loss(x, t)
         dout = self.lastLayer.backward(1)
-        for layer in reversed(list(self.layers.values())):
-            dout = layer.backward(dout)
+        # the book's reversed loop over the layers (the input's own gradient is not needed)
+        backward_layers(self.layers.values(), dout, need_input_grad=False)
         return {
             "W1": self.layers["Affine1"].dW, "b1": self.layers["Affine1"].db,
             "W2": self.layers["Affine2"].dW, "b2": self.layers["Affine2"].db,

@@ -23,6 +23,7 @@ def _non_negative(layer, what, value, allow_none=False):
 class ReLU(Layer):
     """f(x) = max_value for x >= max_value, x for threshold <= x < max_value,
     negative_slope * (x - threshold) otherwise. Defaults: the plain ReLU."""
+    weightless = True
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -61,6 +62,7 @@ class ReLU(Layer):
 
 class LeakyReLU(Layer):
     """f(x) = x for x >= 0, negative_slope * x otherwise (``alpha=`` is the old name)."""
+    weightless = True
 
     def __init__(self, negative_slope=0.3, **kwargs):
         if "alpha" in kwargs:
@@ -84,6 +86,7 @@ class LeakyReLU(Layer):
 
 class ELU(Layer):
     """f(x) = x for x > 0, alpha * (exp(x) - 1) otherwise."""
+    weightless = True
 
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
@@ -109,6 +112,7 @@ class ELU(Layer):
 
 class Softmax(Layer):
     """exp(x) / sum(exp(x)) along ``axis`` (the last by default; an int or a tuple of ints)."""
+    weightless = True
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)

@@ -109,6 +109,12 @@ class Layer:
     #: lets BLAS thread its dense products (``fastnn._blas.threaded_blas``).
     openmp_kernels = False
 
+    #: True for layer types that hold no weights and call no other layers
+    #: (reshapes, activations, pooling, dropout, merges): a model's backward
+    #: pass does not ask the layers before them for the gradient of its input
+    #: if nothing before them has weights either (see Graph._wants_grad).
+    weightless = False
+
     def __init__(self, **kwargs):
         cls = type(self).__name__
         unknown = sorted(set(kwargs) - set(BASE_KWARGS))

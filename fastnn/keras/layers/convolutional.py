@@ -158,6 +158,7 @@ class Conv2D(_Windowed, ActivatedLayer):
 
 class MaxPooling2D(_Windowed):
     """Max over pool_size windows. x (N, H, W, C) -> (N, OH, OW, C); strides default to pool_size."""
+    weightless = True
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)

@@ -61,11 +61,13 @@ class Dense(ActivatedLayer):
 
     def backward(self, dout, skip_activation=False):
         dz = self._activation_grad(dout, skip_activation).reshape(-1, self.units)
-        dx, dW, db = kernels.affine_backward(dz, self._x2, self.params["kernel"])
+        # need_input_grad is False when nothing before this layer needs a gradient
+        need_dx = getattr(self, "need_input_grad", True)
+        dx, dW, db = kernels.affine_backward(dz, self._x2, self.params["kernel"], need_dx=need_dx)
         self.grads = {"kernel": dW}
         if self.use_bias:
             self.grads["bias"] = db
-        return dx.reshape(self._in_shape)
+        return dx.reshape(self._in_shape) if need_dx else None
 
     def get_config(self):
         config = super().get_config()
@@ -77,6 +79,7 @@ class Dense(ActivatedLayer):
 
 class Activation(ActivatedLayer):
     """Applies an activation by name: relu, sigmoid, softmax, tanh, softplus, linear."""
+    weightless = True
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -96,6 +99,7 @@ class Activation(ActivatedLayer):
 
 class Flatten(Layer):
     """(N, d1, d2, ...) -> (N, d1*d2*...), in C order (channels_last)."""
+    weightless = True
 
     def compute_output_shape(self, input_shape):
         if any(s is None for s in input_shape):
@@ -112,6 +116,7 @@ class Flatten(Layer):
 
 class Reshape(Layer):
     """``(N, *input_shape) -> (N, *target_shape)``; one entry of target_shape may be -1."""
+    weightless = True
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
@@ -154,6 +159,7 @@ class Dropout(Layer):
     a counter-based generator keyed by one 64-bit key per call (drawn from the
     layer's seeded generator), so a given seed draws the same masks on both
     backends, and the mask is regenerated in the backward pass, not stored."""
+    weightless = True
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -188,6 +194,7 @@ class Dropout(Layer):
 
 class InputLayer(Layer):
     """The source of a functional model's input; holds no weights."""
+    weightless = True
 
     def __init__(self, shape=None, **kwargs):
         if shape is None:

@@ -6,6 +6,7 @@ from .base import Layer
 
 class Concatenate(Layer):
     """[(N, ..., a), (N, ..., b)] -> (N, ..., a + b) for axis=-1."""
+    weightless = True
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
@@ -89,6 +90,7 @@ def _unbroadcast(g, shape):
 
 class _Merge(Layer):
     """Several inputs of one shape (sizes 1 broadcast) -> one output of that shape."""
+    weightless = True
 
     min_inputs = 2
     max_inputs = None

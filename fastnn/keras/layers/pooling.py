@@ -27,6 +27,7 @@ def _check_data_format(layer, data_format):
 
 class AveragePooling2D(_Windowed):
     """Mean over pool_size windows. x (N, H, W, C) -> (N, OH, OW, C); strides default to pool_size."""
+    weightless = True
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -59,6 +60,8 @@ class AveragePooling2D(_Windowed):
 
 
 class _GlobalPooling2D(Layer):
+    weightless = True
+
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
         _check_data_format(self, data_format)

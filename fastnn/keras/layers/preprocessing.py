@@ -65,6 +65,7 @@ class Rescaling(Layer):
 
     ``scale`` and ``offset`` may also be per-channel sequences (broadcast on the last axis).
     """
+    weightless = True
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -101,6 +102,7 @@ class Resizing(Layer):
     largest centred window with the target's aspect ratio;
     ``pad_to_aspect_ratio=True`` instead pads with ``fill_value`` to it.
     """
+    weightless = True
 
     def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False,
                  pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, antialias=False,
@@ -196,6 +198,7 @@ class _RandomLayer(Layer):
     can be mapped over a dataset); models pass ``training`` explicitly:
     True in ``fit``, False in ``predict``/``evaluate``.
     """
+    weightless = True
 
     def __call__(self, inputs, training=None):
         # On arrays the default is to augment; on symbolic tensors (building a

@@ -13,6 +13,7 @@ class SpatialDropout2D(Layer):
     Neighbouring pixels of a feature map are strongly correlated, so plain
     Dropout barely regularises convolutions; dropping whole maps does.
     """
+    weightless = True
 
     def __init__(self, rate, data_format=None, seed=None, **kwargs):
         super().__init__(**kwargs)

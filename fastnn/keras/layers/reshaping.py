@@ -49,6 +49,7 @@ class ZeroPadding2D(Layer):
     padding: an int (all four sides), (rows, cols) (symmetric), or
     ((top, bottom), (left, right)).
     """
+    weightless = True
 
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -80,6 +81,7 @@ class Cropping2D(Layer):
 
     cropping: an int, (rows, cols) (symmetric), or ((top, bottom), (left, right)).
     """
+    weightless = True
 
     def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -120,6 +122,7 @@ class UpSampling2D(Layer):
     interpolation 'nearest' repeats each pixel sh x sw times; 'bilinear'
     interpolates with half-pixel centres (Keras 3's image resize).
     """
+    weightless = True
 
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(**kwargs)
