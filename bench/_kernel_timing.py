@@ -4,6 +4,7 @@ checks included, as the layers call them).
 
     python bench/_kernel_timing.py               # float64 and float32, batch 100
     python bench/_kernel_timing.py --threads 1   # compiled kernels on one thread
+    python bench/_kernel_timing.py --split       # elementwise kernels: 1 thread vs 2, by size
 
 Each figure is the best of several rounds (milliseconds). The two backends
 are measured one after the other in two fresh interpreters started by the same
@@ -141,14 +142,49 @@ def measure_in_subprocess(backend, args):
     return json.loads(out)
 
 
+def split(dtype=np.float32):
+    """Compiled SGD, Adam and ReLU updates on one thread and on all, by size: where
+    elementwise.PARALLEL_MIN_SIZE should lie (time in microseconds, best of rounds)."""
+    from fastnn._ext import elementwise
+    threads = fastnn.get_num_threads()
+    rng = np.random.default_rng(0)
+    print(f"elementwise kernels, {np.dtype(dtype).name}, 1 thread vs {threads} (microseconds)")
+    print(f"{'elements':>10}{'SGD':>16}{'Adam':>16}{'ReLU':>16}")
+    saved = elementwise.PARALLEL_MIN_SIZE
+    elementwise.PARALLEL_MIN_SIZE = 0           # a call uses get_num_threads() threads
+    try:
+        for size in (1 << 16, 1 << 18, 1 << 19, 1 << 20, 1 << 21, 1 << 22, 1 << 24):
+            p, g = rng.random(size, dtype=dtype), rng.random(size, dtype=dtype)
+            m, v = np.zeros_like(p), np.zeros_like(p)
+            calls = (lambda: kernels.sgd_update(p, g, 0.01),
+                     lambda: kernels.adam_update(p, g, m, v, 0.001, 0.9, 0.999),
+                     lambda: kernels.relu_forward(g))
+            cells = []
+            for fn in calls:
+                times = []
+                for n in (1, threads):
+                    fastnn.set_num_threads(n)
+                    times.append(best_ms(fn, min_time=0.1) * 1e3)
+                cells.append(f"{times[0]:.0f} / {times[1]:.0f}")
+            print(f"{size:>10}" + "".join(f"{c:>16}" for c in cells))
+    finally:
+        elementwise.PARALLEL_MIN_SIZE = saved
+        fastnn.set_num_threads(threads)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=None, help="threads of the compiled kernels")
     parser.add_argument("--dtype", choices=["float64", "float32", "both"], default="both")
     parser.add_argument("--only", choices=["numpy", "cython"], help=argparse.SUPPRESS)
+    parser.add_argument("--split", action="store_true",
+                        help="only the elementwise kernels on 1 thread vs all, by size")
     args = parser.parse_args()
     if args.threads:
         fastnn.set_num_threads(args.threads)
+    if args.split:
+        split()
+        return
     dtypes = ["float64", "float32"] if args.dtype == "both" else [args.dtype]
     if args.only:                       # the child process: print JSON and stop
         print(json.dumps(measure(args.only, dtypes)))

@@ -26,8 +26,19 @@ from fastnn import _backend, _buffers
 include "_openmp.pxi"
 include "relu_rule.pxi"
 
-# Below this many elements a call is too small to be worth threads.
-PARALLEL_MIN_SIZE = 1 << 17
+# Below this many elements a call is too small to be worth threads: waking the
+# sleeping OpenMP workers (OMP_WAIT_POLICY=PASSIVE, see fastnn._backend) costs
+# about 0.1 ms on these VMs. Measured float32, one thread / two, microseconds
+# (python bench/_kernel_timing.py --split):
+#     elements   SGD           Adam          ReLU
+#     512k        74 / 139      372 / 259     95 / 219
+#     1M         141 / 214      789 / 595    187 / 285
+#     2M         460 / 348     1909 / 1056   354 / 321
+# A pass of a few flops per element (ReLU, SGD, momentum) gains from threads
+# from about 2M elements; one with a square root and a division per element
+# (Adam, RMSprop, Adagrad) from about 512k.
+PARALLEL_MIN_SIZE = 1 << 21
+PARALLEL_MIN_SIZE_HEAVY = 1 << 19
 
 
 cdef inline floating _sqrt(floating v) noexcept nogil:
@@ -290,7 +301,7 @@ def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps=1e-7):
 
     m += (1-beta1)(g - m);  v += (1-beta2)(g*g - v);  param -= lr_t * m / (sqrt(v) + eps).
     """
-    threads = _backend.threads_for(param.size, PARALLEL_MIN_SIZE)
+    threads = _backend.threads_for(param.size, PARALLEL_MIN_SIZE_HEAVY)
     # 1 - beta is computed in double and then rounded, as NumPy does.
     args = (param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
             lr_t, 1.0 - beta1, 1.0 - beta2, eps, threads)
@@ -301,7 +312,8 @@ def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps=1e-7):
 
 
 def _run_with_state(which, param, grad, state, a, b, c=0.0, d=0.0):
-    threads = _backend.threads_for(param.size, PARALLEL_MIN_SIZE)
+    """Update `which` (0 Nesterov, 1 RMSprop, 2 Adagrad) of param in place."""
+    threads = _backend.threads_for(param.size, PARALLEL_MIN_SIZE if which == 0 else PARALLEL_MIN_SIZE_HEAVY)
     args = (which, param.reshape(-1), grad.reshape(-1), state.reshape(-1), a, b, c, d, threads)
     if param.dtype == np.float64:
         _with_state[double](*args)

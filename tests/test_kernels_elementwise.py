@@ -8,6 +8,14 @@ from fastnn import kernels
 SHAPES = [(), (1,), (7,), (100, 100), (3, 4, 5, 6), (300_000,)]   # the last one runs threaded
 
 
+@pytest.fixture(autouse=True)
+def threaded_from_100k(monkeypatch):
+    """Let (300_000,) run threaded (its sizes are below the measured thresholds)."""
+    from fastnn._ext import elementwise
+    monkeypatch.setattr(elementwise, "PARALLEL_MIN_SIZE", 100_000)
+    monkeypatch.setattr(elementwise, "PARALLEL_MIN_SIZE_HEAVY", 100_000)
+
+
 def require_compiled(name):
     assert name in kernels.compiled_kernels(), f"{name} has no compiled version: {kernels.missing_modules()}"
 
