@@ -379,18 +379,29 @@ cdef void _pool_image(const real* x, real* out, int64_t* arg, real* pos, const G
 
 
 cdef void _unpool_image(const real* dout, const int64_t* arg, real* dx, real* pos, const Geometry* g,
-                        Py_ssize_t n) noexcept nogil:
+                        Py_ssize_t n, bint tiles) noexcept nogil:
     """dx of image n += each dout value at its window's maximum: per window element k,
     a masked add over the channels, with the positions first copied into ``pos`` as
-    floats (one vector width; no division, no branch per value)."""
+    floats (one vector width; no division, no branch per value). A window whose dout
+    holds an infinity or a NaN takes a select instead, so that it adds 0, not
+    0 * inf = NaN, where it is not the maximum (as NumPy's scatter).
+
+    tiles: the windows cover every input value exactly once, and dx is written
+    instead of added to (it need not be zeroed first)."""
     cdef Py_ssize_t C = g.C, oy, ox, ky, kx, y, xx, c, o
-    cdef real k
+    cdef real k, v
     cdef real* d
+    cdef const real* src
+    cdef int finite
     for oy in range(g.OH):
         for ox in range(g.OW):
             o = ((n * g.OH + oy) * g.OW + ox) * C
+            src = dout + o
+            finite = 1
             for c in range(C):
                 pos[c] = <real>arg[o + c]
+                v = src[c] - src[c]               # 0 for a finite value, NaN otherwise
+                finite = finite & (v == 0)
             for ky in range(g.KH):
                 y = oy * g.SH + ky - g.top
                 if y < 0 or y >= g.H:
@@ -401,8 +412,18 @@ cdef void _unpool_image(const real* dout, const int64_t* arg, real* dx, real* po
                         continue
                     d = dx + ((n * g.H + y) * g.W + xx) * C
                     k = ky * g.KW + kx
-                    for c in range(C):
-                        d[c] = d[c] + (pos[c] == k) * dout[o + c]
+                    if finite and tiles:         # (+ 0 turns the -0.0 of 0 * -x into 0.0)
+                        for c in range(C):
+                            d[c] = (pos[c] == k) * src[c] + 0
+                    elif finite:
+                        for c in range(C):
+                            d[c] = d[c] + (pos[c] == k) * src[c]
+                    elif tiles:
+                        for c in range(C):
+                            d[c] = src[c] if pos[c] == k else 0
+                    else:
+                        for c in range(C):
+                            d[c] = d[c] + (src[c] if pos[c] == k else 0)
 
 
 def _pool_batch(const real[:, :, :, ::1] x, real[:, :, :, ::1] out, int64_t[:, :, :, ::1] arg,
@@ -416,13 +437,14 @@ def _pool_batch(const real[:, :, :, ::1] x, real[:, :, :, ::1] out, int64_t[:, :
 
 
 def _unpool_batch(const real[:, :, :, ::1] dout, const int64_t[:, :, :, ::1] arg, real[:, :, :, ::1] dx,
-                  real[:, ::1] work, tuple geom, int nthreads):
+                  real[:, ::1] work, tuple geom, bint tiles, int nthreads):
     cdef Geometry g
     g.N, g.H, g.W, g.C, g.KH, g.KW, g.F, g.SH, g.SW, g.top, g.left, g.OH, g.OW = geom
     cdef Py_ssize_t n
     with nogil, parallel(num_threads=nthreads):
         for n in prange(g.N, schedule="static"):
-            _unpool_image(&dout[0, 0, 0, 0], &arg[0, 0, 0, 0], &dx[0, 0, 0, 0], &work[threadid(), 0], &g, n)
+            _unpool_image(&dout[0, 0, 0, 0], &arg[0, 0, 0, 0], &dx[0, 0, 0, 0], &work[threadid(), 0], &g, n,
+                          tiles)
 
 
 #: Below this many window reads a pooling call runs on one thread.
@@ -459,6 +481,9 @@ def maxpool_nhwc_backward(dout, argmax, input_shape, pool_size, strides, pads):
     if dout.shape != (geom[0], geom[11], geom[12], geom[3]) or argmax.shape != dout.shape:
         raise ValueError(f"maxpool_nhwc_backward: dout and argmax must have shape "
                          f"{(geom[0], geom[11], geom[12], geom[3])}, got {dout.shape} and {argmax.shape}")
-    dx = _buffers.zeros(tuple(int(s) for s in input_shape), dout.dtype)
-    _unpool_batch(dout, argmax, dx, np.empty((threads, geom[3]), dtype=dout.dtype), geom, threads)
+    N, H, W, C, KH, KW, _, SH, SW, top, left, OH, OW = geom
+    # windows side by side, without gaps or padding: each input value is written once
+    tiles = (SH, SW) == (KH, KW) and (H, W) == (OH * KH, OW * KW) and top == left == 0
+    dx = (_buffers.empty if tiles else _buffers.zeros)(tuple(int(s) for s in input_shape), dout.dtype)
+    _unpool_batch(dout, argmax, dx, np.empty((threads, C), dtype=dout.dtype), geom, tiles, threads)
     return dx

@@ -269,6 +269,34 @@ def test_maxpool_nan_inf_and_ties_take_the_first_like_numpy(dtype, C, pool_threa
         got, got_arg = on("cython", kernels.maxpool_nhwc_forward, x, pool, strides, pads)
         np.testing.assert_array_equal(got, ref)
         np.testing.assert_array_equal(got_arg, ref_arg)
+        # the gradient: an infinite or NaN dout lands at the maximum only (0 elsewhere)
+        dout = rng.standard_normal(ref.shape).astype(dtype)
+        dout.flat[::5] = np.inf
+        dout.flat[1::7] = np.nan
+        dx_ref = on("numpy", kernels.maxpool_nhwc_backward, dout, ref_arg, x.shape, pool, strides, pads)
+        dx = on("cython", kernels.maxpool_nhwc_backward, dout, ref_arg, x.shape, pool, strides, pads)
+        # overlapping windows add in another order: round-off only; NaN and inf where NumPy has them
+        np.testing.assert_allclose(dx, dx_ref, rtol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_maxpool_backward_of_tiling_windows_writes_every_value(dtype, pool_threads):
+    """2x2 windows at stride 2 cover an even image exactly: dx is written, not added to,
+    and comes from a reused buffer holding old values; it must still match NumPy."""
+    from fastnn import _buffers
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 26, 26, 40)).astype(dtype)    # 1 MB and more: pooled buffers
+    out, arg = on("cython", kernels.maxpool_nhwc_forward, x, (2, 2), (2, 2), (0, 0, 0, 0))
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    ref = on("numpy", kernels.maxpool_nhwc_backward, dout, arg, x.shape, (2, 2), (2, 2), (0, 0, 0, 0))
+    for _ in range(3):
+        stale = _buffers.empty(x.shape, dtype)
+        stale[...] = np.nan                  # what a reused buffer may hold
+        del stale
+        dx = on("cython", kernels.maxpool_nhwc_backward, dout, arg, x.shape, (2, 2), (2, 2), (0, 0, 0, 0))
+        np.testing.assert_array_equal(dx, ref)
+        np.testing.assert_array_equal(np.signbit(dx), np.signbit(ref))      # 0.0 where dout < 0, not -0.0
+        del dx
 
 
 @pytest.mark.parametrize("backend", ["numpy", "cython"])
