@@ -26,14 +26,17 @@ from fastnn import _backend, _buffers
 include "_openmp.pxi"
 include "relu_rule.pxi"
 
-# Below this many elements a call is too small to be worth threads: waking the
-# sleeping OpenMP workers (OMP_WAIT_POLICY=PASSIVE, see fastnn._backend) costs
-# about 0.1 ms on these VMs. Measured float32, one thread / two, microseconds
-# (python bench/_kernel_timing.py --split):
-#     elements   SGD           Adam          ReLU
-#     512k        74 / 139      372 / 259     95 / 219
-#     1M         141 / 214      789 / 595    187 / 285
-#     2M         460 / 348     1909 / 1056   354 / 321
+# Below this many elements a call is too small to be worth threads: waking
+# OpenMP workers that have gone to sleep (see fastnn._backend) costs about
+# 0.1 ms on these VMs, and these kernels mostly follow BLAS products (the
+# updates, the ReLUs of dense layers), by which time the workers sleep.
+# Measured float32, one thread / two, microseconds (python
+# bench/_kernel_timing.py --split; workers asleep, OMP_WAIT_POLICY=PASSIVE
+# alone, then still spinning from the previous call, the default):
+#     elements   SGD                 Adam                 ReLU
+#     512k        74 / 139,  93 / 59   372 / 259, 375 / 242   95 / 219, 91 / 111
+#     1M         141 / 214, 186 / 103  789 / 595, 750 / 472  187 / 285, 183 / 208
+#     2M         460 / 348, 387 / 206 1909 / 1056,1543 / 944 354 / 321, 388 / 403
 # A pass of a few flops per element (ReLU, SGD, momentum) gains from threads
 # from about 2M elements; one with a square root and a division per element
 # (Adam, RMSprop, Adagrad) from about 512k.
