@@ -192,6 +192,24 @@ class Affine:
         self.x = x.reshape(x.shape[0], -1)
         return kernels.affine_forward(self.x, self.W, _bias_values(self.b, self.W.shape[1], self.W.dtype))
 
+    def forward_relu(self, x, relu):
+        """``relu.forward(self.forward(x))`` in one kernel: the same numbers, one
+        pass over the output fewer. Both layers are left ready for backward."""
+        x = np.asarray(x)
+        if x.ndim < 2:
+            raise ValueError(
+                f"Affine.forward: input must be (N, ...) with a batch axis, got shape {x.shape}"
+            )
+        self.original_x_shape = x.shape
+        self.x = x.reshape(x.shape[0], -1)
+        relu.out = kernels.affine_forward(self.x, self.W, _bias_values(self.b, self.W.shape[1], self.W.dtype),
+                                          relu=True)
+        return relu.out
+
+    def backward_relu(self, dout, relu, need_dx=True):
+        """``self.backward(relu.backward(dout), need_dx)``, after forward_relu."""
+        return self.backward(relu.backward(dout), need_dx=need_dx)
+
     def backward(self, dout, need_dx=True):
         """need_dx=False (fastnn's addition): only dW and db, and None is returned."""
         x = _after_forward("Affine.backward", self.x)
@@ -489,20 +507,27 @@ def is_conv_relu_pair(layer, following):
     return _plain(layer, Convolution) and _plain(following, Relu)
 
 
+def is_relu_pair(layer, following):
+    """Whether ``forward_layers``/``backward_layers`` run these two layers as
+    one forward kernel: a plain Convolution or Affine directly followed by a
+    plain Relu (``forward_relu``/``backward_relu``)."""
+    return (_plain(layer, Convolution) or _plain(layer, Affine)) and _plain(following, Relu)
+
+
 def forward_layers(layers, x, train_flg=False):
     """Run x through ``layers`` in order, as the book's ``predict`` loops do.
 
     Layers with a training mode (Dropout, BatchNormalization) get
-    ``train_flg``. A Convolution followed directly by a Relu runs as one
-    kernel (``Convolution.forward_relu``, see ``is_conv_relu_pair``); the
-    result and the state of both layers are those of the two forward calls.
+    ``train_flg``. A Convolution or an Affine followed directly by a Relu
+    runs as one kernel (``forward_relu``, see ``is_relu_pair``); the result
+    and the state of both layers are those of the two forward calls.
     """
     layers = list(layers)
     i = 0
     while i < len(layers):
         layer = layers[i]
         following = layers[i + 1] if i + 1 < len(layers) else None
-        if is_conv_relu_pair(layer, following):
+        if is_relu_pair(layer, following):
             x = layer.forward_relu(x, following)
             i += 2
             continue
@@ -518,15 +543,15 @@ def backward_layers(layers, dout, need_input_grad=True):
     """Backpropagate dout through ``layers`` in reverse order, as the book's
     ``gradient`` loops do, and return the gradient w.r.t. the input.
 
-    A Convolution + Relu pair (``is_conv_relu_pair``) runs as one kernel
-    (``Convolution.backward_relu``). With need_input_grad=False (a network's
+    A Convolution + Relu pair runs as one kernel (``Convolution.backward_relu``;
+    an Affine + Relu pair as two, ``Affine.backward_relu``: ``is_relu_pair``). With need_input_grad=False (a network's
     ``gradient`` needs the parameters' gradients only) a Convolution or an
     Affine in first place skips the input's gradient, and None is returned.
     """
     layers = list(layers)
     i = len(layers) - 1
     while i >= 0:
-        if i >= 1 and is_conv_relu_pair(layers[i - 1], layers[i]):
+        if i >= 1 and is_relu_pair(layers[i - 1], layers[i]):
             first = i == 1
             dout = layers[i - 1].backward_relu(dout, layers[i], need_dx=need_input_grad or not first)
             i -= 2
@@ -545,6 +570,6 @@ def backward_layers(layers, dout, need_input_grad=True):
 __all__ = [
     "MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss",
     "Dropout", "BatchNormalization", "Convolution", "Pooling",
-    "forward_layers", "backward_layers", "is_conv_relu_pair",
+    "forward_layers", "backward_layers", "is_conv_relu_pair", "is_relu_pair",
     "im2col", "col2im",
 ] + list(_function_names)

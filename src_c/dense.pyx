@@ -42,6 +42,7 @@ ctypedef fused real:
     double
 
 include "blas_gemm.pxi"
+include "relu_rule.pxi"
 
 cdef extern from "<limits.h>":
     int INT_MAX
@@ -67,8 +68,28 @@ cdef inline Py_ssize_t _block_start(Py_ssize_t i, Py_ssize_t blocks, Py_ssize_t 
     return i * n // blocks
 
 
+cdef void _bias_relu(real[:, ::1] out, const real[::1] b, bint relu) noexcept nogil:
+    """out = out + b (each row), then max(., 0) if relu: one pass, in place."""
+    cdef Py_ssize_t N = out.shape[0], M = out.shape[1], i, j
+    for i in range(N):
+        if relu:
+            for j in range(M):
+                out[i, j] = relu_value(out[i, j] + b[j])
+        else:
+            for j in range(M):
+                out[i, j] = out[i, j] + b[j]
+
+
+cdef void _relu_in_place(real[:, ::1] out) noexcept nogil:
+    cdef Py_ssize_t N = out.shape[0], M = out.shape[1], i, j
+    for i in range(N):
+        for j in range(M):
+            out[i, j] = relu_value(out[i, j])
+
+
 cdef void _affine_forward(const real[:, ::1] x, const real[:, ::1] W, const real[::1] b,
-                          real[:, ::1] out, int threads) noexcept:
+                          real[:, ::1] out, int threads, bint relu) noexcept:
+    """out = x @ W + b, then max(out, 0) if relu."""
     cdef Py_ssize_t N = x.shape[0], D = x.shape[1], M = W.shape[1]
     cdef Py_ssize_t i, j, blk, r0, r1
     with nogil:
@@ -76,10 +97,14 @@ cdef void _affine_forward(const real[:, ::1] x, const real[:, ::1] W, const real
             for j in range(M):
                 out[i, j] = b[j]
         if N == 0 or M == 0 or D == 0:
+            if relu:
+                _relu_in_place(out)
             return
         if threads == 1:                 # no OpenMP region: nothing to wake
             matmul_rm(c'N', c'N', <int>N, <int>M, <int>D, 1, &x[0, 0], <int>D,
                       &W[0, 0], <int>M, 1, &out[0, 0], <int>M)
+            if relu:
+                _relu_in_place(out)
             return
         if M >= N:                       # blocks of columns: each thread packs its share of W
             for blk in prange(threads, num_threads=threads, schedule="static"):
@@ -95,6 +120,8 @@ cdef void _affine_forward(const real[:, ::1] x, const real[:, ::1] W, const real
                 if r1 > r0:              # out[r0:r1] += x[r0:r1] @ W
                     matmul_rm(c'N', c'N', <int>(r1 - r0), <int>M, <int>D, 1, &x[r0, 0], <int>D,
                               &W[0, 0], <int>M, 1, &out[r0, 0], <int>M)
+        if relu:
+            _relu_in_place(out)
 
 
 cdef void _affine_backward(const real[:, ::1] dout, const real[:, ::1] x, const real[:, ::1] W,
@@ -150,22 +177,29 @@ cdef inline void _dW_rows(const real[:, ::1] x, const real[:, ::1] dout, real[:,
                   &dout[0, 0], <int>M, 0, &dW[r0, 0], <int>M)
 
 
-def affine_forward(x, W, b):
-    """out = x @ W + b.   x: (N, D), W: (D, M), b: (M,) -> (N, M)."""
+def affine_forward(x, W, b, relu=False):
+    """out = x @ W + b.   x: (N, D), W: (D, M), b: (M,) -> (N, M).
+
+    relu=True: max(out, 0), applied in the same pass as the bias (or right
+    after the product, while out is in cache).
+    """
     N, D = x.shape
     M = W.shape[1]
     _check_blas_size("Affine.forward", N, D, M)
     if blas_may_thread():                # a dense-only network: BLAS threads the product
         out = np.matmul(x, W)
-        out += b
+        if out.dtype == np.float64:
+            _bias_relu[double](out, b, relu)
+        else:
+            _bias_relu[float](out, b, relu)
         return out
     out = _buffers.empty((N, M), x.dtype)
     threads = _backend.threads_for(N * D * M, PARALLEL_MIN_MADDS)
     with one_blas_thread():
         if x.dtype == np.float64:
-            _affine_forward[double](x, W, b, out, threads)
+            _affine_forward[double](x, W, b, out, threads, relu)
         else:
-            _affine_forward[float](x, W, b, out, threads)
+            _affine_forward[float](x, W, b, out, threads, relu)
     return out
 
 

@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 
+import fastnn
+
 from fastnn import kernels
 
 from kernel_helpers import on_both_backends
@@ -59,6 +61,32 @@ def test_backward_without_dx_gives_the_same_dW_db(N, D, M, dtype, threaded, rng)
     for g, r, full in zip(got[1:], ref[1:], full_got[1:]):
         assert_close(g, r, dtype)
         np.testing.assert_array_equal(g, full)      # the same products as with dx
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threaded", [False, True])
+@pytest.mark.parametrize("N, D, M", [(100, 784, 512), (100, 784, 50), (3, 5, 4)])
+def test_forward_with_relu_is_relu_of_forward(N, D, M, dtype, threaded, rng):
+    """relu=True gives relu_forward(affine_forward(...)) bit for bit, NaN and -0.0
+    included, on both backends, with the products split over fastnn's threads
+    (the first shape) or left to BLAS (a dense-only network)."""
+    from fastnn._blas import threaded_blas
+    x = rng.standard_normal((N, D)).astype(dtype)
+    W = (rng.standard_normal((D, M)) * 0.1).astype(dtype)
+    b = rng.standard_normal(M).astype(dtype)
+    b[:2] = [np.nan, -np.inf]
+    x[0, :] = 0.0
+    b[2] = -0.0                                   # out[0, 2] = 0 + -0.0 = -0.0 before the ReLU
+    with threaded_blas(threaded):
+        for backend in ("numpy", "cython"):
+            with fastnn.use_backend(backend):
+                fused = kernels.affine_forward(x, W, b, relu=True)
+                plain = kernels.relu_forward(kernels.affine_forward(x, W, b))
+            np.testing.assert_array_equal(fused, plain)
+            np.testing.assert_array_equal(np.signbit(fused), np.signbit(plain))
+            assert fused.dtype == dtype and fused.shape == (N, M)
+    with pytest.raises(TypeError, match="Affine.forward: relu must be True or False"):
+        kernels.affine_forward(x, W, b, relu=1)
 
 
 def test_need_dx_must_be_a_flag(rng, backend):

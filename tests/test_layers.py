@@ -8,7 +8,7 @@ from fastnn import functions as F
 from fastnn.gradient import numerical_gradient
 from fastnn.layers import (
     Affine, AddLayer, BatchNormalization, Convolution, Dropout, MulLayer,
-    Pooling, Relu, Sigmoid, SoftmaxWithLoss, backward_layers, forward_layers, is_conv_relu_pair,
+    Pooling, Relu, Sigmoid, SoftmaxWithLoss, backward_layers, forward_layers, is_conv_relu_pair, is_relu_pair,
 )
 
 RTOL, ATOL = 1e-6, 1e-8
@@ -509,3 +509,33 @@ def test_backward_layers_can_skip_the_input_gradient_of_a_first_affine(backend, 
     dW = layers[0].dW.copy()
     assert backward_layers(layers, dout, need_input_grad=False) is None
     np.testing.assert_array_equal(layers[0].dW, dW)
+
+
+def test_affine_relu_pairs_run_fused_with_the_numbers_of_two_layers(backend, rng):
+    """forward_layers runs Affine + Relu as one kernel, backward_layers as Relu then
+    Affine: the outputs, the Relu's state and the gradients are those of the layers
+    called one by one."""
+    x = rng.standard_normal((6, 2, 4))
+    W1, b1 = rng.standard_normal((8, 5)), rng.standard_normal(5)
+    W2, b2 = rng.standard_normal((5, 3)), rng.standard_normal(3)
+
+    def net():
+        return [Affine(W1, b1), Relu(), Affine(W2, b2)]
+    fused, single = net(), net()
+    assert is_relu_pair(fused[0], fused[1]) and not is_relu_pair(fused[1], fused[2])
+    out = forward_layers(fused, x)
+    ref = x
+    for layer in single:
+        ref = layer.forward(ref)
+    np.testing.assert_array_equal(out, ref)
+    np.testing.assert_array_equal(fused[1].mask, single[1].mask)
+    dout = rng.standard_normal(out.shape)
+    dx = backward_layers(fused, dout)
+    d = dout
+    for layer in reversed(single):
+        d = layer.backward(d)
+    np.testing.assert_array_equal(dx, d)
+    for a, b in zip(fused, single):
+        if isinstance(a, Affine):
+            np.testing.assert_array_equal(a.dW, b.dW)
+            np.testing.assert_array_equal(a.db, b.db)

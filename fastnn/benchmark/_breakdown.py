@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from .._backend import use_backend
-from ..layers import is_conv_relu_pair
+from ..layers import is_relu_pair
 from ..optimizer import Adam
 from ._torch_nets import book_layers
 
@@ -46,7 +46,7 @@ def step_breakdown(net, x, t, backend="cython", steps=15, warmup=3):
 
     # the pairs that run as one kernel keep doing so: their forward_relu and
     # backward_relu are timed (wrapping forward/backward would stop the fusion)
-    fused = {i for i in range(len(parts) - 1) if is_conv_relu_pair(parts[i], parts[i + 1])}
+    fused = {i for i in range(len(parts) - 1) if is_relu_pair(parts[i], parts[i + 1])}
     for i, (label, layer) in enumerate(named):
         labels.append(label)
         if i in fused:

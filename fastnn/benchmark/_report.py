@@ -191,8 +191,8 @@ def breakdown_section(tables, batch):
            f"Median milliseconds per layer over several train steps (batch {batch}, compiled backend), "
            "measured by timing each layer's forward and backward in place. The rows above say how fast; "
            "this says where the remaining time goes, for the kernel authors. A Relu right after a "
-           "Convolution runs inside the convolution's kernels (`Convolution.forward_relu`, "
-           "`backward_relu`): its times are counted in the Convolution row."]
+           "Convolution or an Affine runs inside that layer's kernels (`forward_relu`, "
+           "`backward_relu`): its times are counted in that layer's row."]
     for name, (rows, totals) in tables.items():
         out += ["", f"**{name}** — whole step: float64 {totals['float64']:.3g} ms, "
                     f"float32 {totals['float32']:.3g} ms", "",
@@ -202,12 +202,14 @@ def breakdown_section(tables, batch):
         previous = ""
         for part, by_dtype in rows:
             cells = [part.strip()]
-            fused = part.split()[-1] == "Relu" and previous.split()[-1:] == ["Convolution"]
+            host = previous.split()[-1:]
+            fused = part.split()[-1] == "Relu" and host in (["Convolution"], ["Affine"])
+            inside = f"in {host[0]}" if fused else None
             for dt in ("float64", "float32"):
                 fwd, bwd = by_dtype[dt]
                 share = ((fwd or 0) + (bwd or 0)) / totals[dt]
-                cells += ["in Convolution" if fused and fwd is None else _fmt_plain_ms(fwd),
-                          "in Convolution" if fused and bwd is None else _fmt_plain_ms(bwd), f"{share:.0%}"]
+                cells += [inside if fused and fwd is None else _fmt_plain_ms(fwd),
+                          inside if fused and bwd is None else _fmt_plain_ms(bwd), f"{share:.0%}"]
             out.append("| " + " | ".join(cells) + " |")
             previous = part
     return out

@@ -239,8 +239,12 @@ def maxpool_backward(dout, argmax, input_shape, pool_h, pool_w, stride=2, pad=0)
 # --------------------------------------------------------------------------
 # Affine
 # --------------------------------------------------------------------------
-def affine_forward(x, W, b):
-    """x (N, D) @ W (D, M) + b (M,) -> (N, M)."""
+def affine_forward(x, W, b, relu=False):
+    """x (N, D) @ W (D, M) + b (M,) -> (N, M).
+
+    relu=True returns max(out, 0) instead, the output of a Relu layer placed
+    after the affine layer, in the same pass as the bias.
+    """
     where = "Affine.forward"
     x = chk.float_array(where, "input", x, ndim=2)
     W = chk.float_array(where, "weights W", W, ndim=2)
@@ -250,8 +254,9 @@ def affine_forward(x, W, b):
         raise ValueError(f"{where}: input has {x.shape[1]} features but W {W.shape} expects {W.shape[0]}")
     if b.size != W.shape[1]:
         raise ValueError(f"{where}: bias has {b.size} values for {W.shape[1]} outputs")
+    relu = chk.flag(where, "relu", relu)
     x, W, b = _same_dtype(x, W, b.reshape(-1))
-    return _impl("affine_forward")(x, W, b)
+    return _impl("affine_forward")(x, W, b, relu)
 
 
 def affine_backward(dout, x, W, need_dx=True):

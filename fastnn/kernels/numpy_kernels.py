@@ -153,9 +153,13 @@ def maxpool_backward(dout, argmax, input_shape, pool_h, pool_w, stride=2, pad=0)
 # --------------------------------------------------------------------------
 # Affine (fully connected)
 # --------------------------------------------------------------------------
-def affine_forward(x, W, b):
-    """out = x @ W + b.   x: (N, D), W: (D, M), b: (M,) -> (N, M)."""
-    return x @ W + b
+def affine_forward(x, W, b, relu=False):
+    """out = x @ W + b.   x: (N, D), W: (D, M), b: (M,) -> (N, M).
+
+    relu=True: relu_forward(out), the output of a Relu after the layer.
+    """
+    out = x @ W + b
+    return relu_forward(out) if relu else out
 
 
 def affine_backward(dout, x, W, need_dx=True):

@@ -42,4 +42,4 @@ __all__ = [
     "SampleNetwork", "TwoLayerNet", "MultiLayerNet", "MultiLayerNetExtend",
     "SimpleConvNet", "DeepConvNet",
     "sys", "os", "pickle", "np", "OrderedDict", "numerical_gradient",
-] + [name for name in _layer_names if name not in ("forward_layers", "backward_layers", "is_conv_relu_pair")]
+] + [name for name in _layer_names if name not in ("forward_layers", "backward_layers", "is_conv_relu_pair", "is_relu_pair")]

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..gradient import numerical_gradient as _numerical_gradient
-from ..layers import Affine, Relu, Sigmoid, SoftmaxWithLoss, backward_layers
+from ..layers import Affine, Relu, Sigmoid, SoftmaxWithLoss, backward_layers, forward_layers
 from ._base import BookNet, check_dtype, dense_products, gaussian, init_scale, labels_of, positive_size
 
 ACTIVATIONS = {"relu": Relu, "sigmoid": Sigmoid}
@@ -78,9 +78,8 @@ class MultiLayerNet(BookNet):
     def predict(self, x):
         """Scores (N, output_size) before the softmax."""
         x = self._as_input(x)
-        for layer in self.layers.values():
-            x = layer.forward(x)
-        return x
+        # the book's loop over the layers (Affine + Relu as one kernel)
+        return forward_layers(self.layers.values(), x)
 
     def loss(self, x, t):
         """Cross-entropy plus the weight-decay term."""

@@ -56,8 +56,13 @@ class Dense(ActivatedLayer):
         self._in_shape = x.shape
         x2 = x.reshape(-1, x.shape[-1])
         self._x2 = x2
-        z = kernels.affine_forward(x2, self.params["kernel"], self._bias_or_zeros())
-        return self._activate(z.reshape(x.shape[:-1] + (self.units,)))
+        relu = self.activation.name == "relu"
+        z = kernels.affine_forward(x2, self.params["kernel"], self._bias_or_zeros(), relu=relu)
+        z = z.reshape(x.shape[:-1] + (self.units,))
+        if relu:                         # the ReLU ran in the kernel's pass over the output
+            self._z, self._a = None, z
+            return z
+        return self._activate(z)
 
     def backward(self, dout, skip_activation=False):
         dz = self._activation_grad(dout, skip_activation).reshape(-1, self.units)
