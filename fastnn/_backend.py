@@ -19,22 +19,13 @@ import threading
 
 BACKENDS = ("numpy", "cython")
 
-# Idle OpenMP threads should soon sleep rather than spin. libgomp's default
-# (300,000 spins) keeps them spinning long after every parallel region, which
-# steals the cores as soon as anything else runs on the machine; with two
-# busy processes beside it on 2 cores a DeepConvNet float32 step took 331 ms
-# against 195 ms sleeping at once. But waking a sleeping worker costs about
-# 0.1 ms here, and a training step runs dozens of parallel regions a few
-# microseconds apart. So the workers spin 30,000 times (well under a
-# millisecond) before they sleep: on a quiet machine, medians of 6 runs,
-# DeepConvNet step 90 -> 81 ms, SimpleConvNet 11.5 -> 10.3 ms, the Keras-style
-# CNN 16.6 -> 14.4 ms; beside the two busy processes 184 ms (sleeping at once:
-# 195 ms). These must be set before the compiled kernels load the OpenMP
-# runtime; if the user set either, neither is touched. (OMP_WAIT_POLICY is
-# for the other runtimes; libgomp takes GOMP_SPINCOUNT over it.)
-if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-    os.environ["GOMP_SPINCOUNT"] = "30000"
+# Idle OpenMP threads should sleep rather than spin. libgomp's default keeps
+# them spinning for milliseconds after every parallel region, which steals
+# the cores as soon as anything else runs on the machine (a SimpleConvNet
+# training step on 2 busy cores: median 250 ms spinning, 38 ms sleeping;
+# waking a sleeping thread costs microseconds). It must be set before the
+# compiled kernels load libgomp; a value the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _lock = threading.Lock()
 _state = {"backend": None, "threads": None}   # the process-wide default

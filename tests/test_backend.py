@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 def run_python(code, **env_vars):
     """Run ``code`` in a fresh interpreter with extra environment variables; return stdout."""
     env = child_env(**env_vars)
-    for k in ("FASTNN_BACKEND", "FASTNN_NUM_THREADS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+    for k in ("FASTNN_BACKEND", "FASTNN_NUM_THREADS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY"):
         if k not in env_vars:
             env.pop(k, None)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
@@ -221,8 +221,7 @@ def test_backend_info_keys_and_values():
 REPORT = (
     "import json, os, fastnn;"
     "print(json.dumps({'backend': fastnn.get_backend(), 'threads': fastnn.get_num_threads(),"
-    "                  'wait_policy': os.environ.get('OMP_WAIT_POLICY'),"
-    "                  'spin': os.environ.get('GOMP_SPINCOUNT')}))"
+    "                  'wait_policy': os.environ.get('OMP_WAIT_POLICY')}))"
 )
 
 
@@ -244,15 +243,10 @@ def test_thread_count_environment_variables():
     result = json.loads(proc.stdout)
     assert result["threads"] == 3                                # FASTNN_ first
     assert result["wait_policy"] == "PASSIVE"                    # idle OpenMP threads sleep
-    assert result["spin"] == "30000"                             # after a short spin (libgomp)
     proc = run_python(REPORT, OMP_NUM_THREADS="5", OMP_WAIT_POLICY="ACTIVE")
     result = json.loads(proc.stdout)
     assert result["threads"] == 5
     assert result["wait_policy"] == "ACTIVE"                     # the user's choice is kept
-    assert result["spin"] is None                                # and not overridden
-    proc = run_python(REPORT, GOMP_SPINCOUNT="0")
-    result = json.loads(proc.stdout)
-    assert (result["wait_policy"], result["spin"]) == (None, "0")
     proc = run_python(REPORT, FASTNN_NUM_THREADS="many")
     assert proc.returncode != 0
     assert "FASTNN_NUM_THREADS must be a positive integer, got 'many'" in proc.stderr
