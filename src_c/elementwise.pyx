@@ -31,8 +31,8 @@ include "relu_rule.pxi"
 # 0.1 ms on these VMs, and these kernels mostly follow BLAS products (the
 # updates, the ReLUs of dense layers), by which time the workers sleep.
 # Measured float32, one thread / two, microseconds (python
-# bench/_kernel_timing.py --split; workers asleep, OMP_WAIT_POLICY=PASSIVE
-# alone, then still spinning from the previous call, the default):
+# bench/_kernel_timing.py --split; workers asleep, fastnn's default, then
+# still spinning from the previous call, with GOMP_SPINCOUNT=30000):
 #     elements   SGD                 Adam                 ReLU
 #     512k        74 / 139,  93 / 59   372 / 259, 375 / 242   95 / 219, 91 / 111
 #     1M         141 / 214, 186 / 103  789 / 595, 750 / 472  187 / 285, 183 / 208
