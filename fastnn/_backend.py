@@ -30,6 +30,9 @@ BACKENDS = ("numpy", "cython")
 # when a NumPy matrix product (threaded OpenBLAS, whose workers then spin for
 # ~0.1 s) came before each step (SimpleConvNet 24 -> 35 ms), and PyTorch
 # steps in the same process fell into ms-long stalls. Sleeping at once stays.
+#: The OpenMP variables fastnn set itself (not the user): the benchmark's
+#: "PyTorch alone" child process starts without them.
+OPENMP_ENV_SET_BY_FASTNN = () if "OMP_WAIT_POLICY" in os.environ else ("OMP_WAIT_POLICY",)
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _lock = threading.Lock()

@@ -5,6 +5,7 @@ the report has the rows and columns it should and that its numbers are
 consistent with each other.
 """
 import re
+import subprocess
 
 import numpy as np
 import pytest
@@ -349,3 +350,47 @@ def test_tutorial_programs_run_whole_and_learn(tmp_path):
         seconds, accuracy = row[1].split(" s (")
         assert float(seconds) > 0 and float(accuracy.rstrip(")")) > 0.4, row
         assert row[2] == row[3] == "not run", row           # --no-torch: fastnn alone
+
+
+def _train_result(name="TwoLayerNet (784-50-10)", dtype="float32", batch=2):
+    """A Result of a network train-step row, as run_case returns it (times made up)."""
+    from fastnn.benchmark._run import Result
+    from fastnn.benchmark._timing import Timing
+    case = Case("Networks", f"{name} train step", f"batch {batch}, gradient + Adam", dtype,
+                lambda backend: None, None, (), None, tags=("train:TwoLayerNet",))
+    t = Timing(0.001, 0.001, 1, 1)
+    return Result(case, t, t, Timing(0.002, 0.002, 1, 1), None, ())
+
+
+def test_pytorch_alone_child_starts_without_fastnns_openmp_setting(monkeypatch):
+    """The child that re-times PyTorch gets the user's environment: without the
+    OMP_WAIT_POLICY that fastnn set itself, and it imports torch before fastnn."""
+    from fastnn import _backend
+    from fastnn.benchmark import _torch_alone
+    seen = {}
+
+    def fake_run(cmd, env, **kwargs):
+        seen["env"], seen["code"] = env, cmd[-1]
+        return subprocess.CompletedProcess(cmd, 0, '{"TwoLayerNet (784-50-10)|float32|2": 0.004}\n', "")
+    monkeypatch.setattr(_torch_alone.subprocess, "run", fake_run)
+    monkeypatch.setattr(_backend, "OPENMP_ENV_SET_BY_FASTNN", ("OMP_WAIT_POLICY",))
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    results = [_train_result()]
+    alone = _torch_alone.torch_alone(results, 2)
+    assert "OMP_WAIT_POLICY" not in seen["env"]
+    assert seen["code"].startswith("import torch;")
+    assert alone == {("TwoLayerNet (784-50-10)", "float32", 2): 0.004}
+    lines = _torch_alone.torch_alone_section(results, alone)
+    assert lines[-1] == "| TwoLayerNet (784-50-10) train step, batch 2 | float32 | 1 | 2 | 4 | 0.25× |"
+    # a user's own setting is kept
+    monkeypatch.setattr(_backend, "OPENMP_ENV_SET_BY_FASTNN", ())
+    _torch_alone.torch_alone(results, 2)
+    assert seen["env"]["OMP_WAIT_POLICY"] == "PASSIVE"
+
+
+def test_pytorch_alone_times_the_real_step():
+    pytest.importorskip("torch")        # an optional extra
+    from fastnn.benchmark._torch_alone import torch_alone
+    alone = torch_alone([_train_result(dtype="float64", batch=3)], 1)
+    (seconds,) = alone.values()
+    assert 0 < seconds < 5
