@@ -352,12 +352,12 @@ def test_tutorial_programs_run_whole_and_learn(tmp_path):
         assert row[2] == row[3] == "not run", row           # --no-torch: fastnn alone
 
 
-def _train_result(name="TwoLayerNet (784-50-10)", dtype="float32", batch=2):
-    """A Result of a network train-step row, as run_case returns it (times made up)."""
+def _train_result(name="TwoLayerNet (784-50-10)", dtype="float32", batch=2, suffix=" train step", detail=None):
+    """A Result of a network row, as run_case returns it (times made up)."""
     from fastnn.benchmark._run import Result
     from fastnn.benchmark._timing import Timing
-    case = Case("Networks", f"{name} train step", f"batch {batch}, gradient + Adam", dtype,
-                lambda backend: None, None, (), None, tags=("train:TwoLayerNet",))
+    case = Case("Networks", f"{name}{suffix}", detail or f"batch {batch}, gradient + Adam", dtype,
+                lambda backend: None, None, (), None)
     t = Timing(0.001, 0.001, 1, 1)
     return Result(case, t, t, Timing(0.002, 0.002, 1, 1), None, ())
 
@@ -371,7 +371,8 @@ def test_pytorch_alone_child_starts_without_fastnns_openmp_setting(monkeypatch):
 
     def fake_run(cmd, env, **kwargs):
         seen["env"], seen["code"] = env, cmd[-1]
-        return subprocess.CompletedProcess(cmd, 0, '{"TwoLayerNet (784-50-10)|float32|2": 0.004}\n', "")
+        return subprocess.CompletedProcess(
+            cmd, 0, '{"TwoLayerNet (784-50-10) train step|batch 2, gradient + Adam|float32": 0.004}\n', "")
     monkeypatch.setattr(_torch_alone.subprocess, "run", fake_run)
     monkeypatch.setattr(_backend, "OPENMP_ENV_SET_BY_FASTNN", ("OMP_WAIT_POLICY",))
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
@@ -379,18 +380,25 @@ def test_pytorch_alone_child_starts_without_fastnns_openmp_setting(monkeypatch):
     alone = _torch_alone.torch_alone(results, 2)
     assert "OMP_WAIT_POLICY" not in seen["env"]
     assert seen["code"].startswith("import torch;")
-    assert alone == {("TwoLayerNet (784-50-10)", "float32", 2): 0.004}
+    assert alone == {"TwoLayerNet (784-50-10) train step|batch 2, gradient + Adam|float32": 0.004}
     lines = _torch_alone.torch_alone_section(results, alone)
-    assert lines[-1] == "| TwoLayerNet (784-50-10) train step, batch 2 | float32 | 1 | 2 | 4 | 0.25× |"
+    assert lines[-1] == ("| TwoLayerNet (784-50-10) train step | batch 2, gradient + Adam | float32 | 1 | 2 | 4 "
+                         "| 0.25× |")
     # a user's own setting is kept
     monkeypatch.setattr(_backend, "OPENMP_ENV_SET_BY_FASTNN", ())
     _torch_alone.torch_alone(results, 2)
     assert seen["env"]["OMP_WAIT_POLICY"] == "PASSIVE"
 
 
-def test_pytorch_alone_times_the_real_step():
+def test_pytorch_alone_times_the_real_steps():
+    """Book and Keras-style rows, train steps and inference, in the child."""
     pytest.importorskip("torch")        # an optional extra
     from fastnn.benchmark._torch_alone import torch_alone
-    alone = torch_alone([_train_result(dtype="float64", batch=3)], 1)
-    (seconds,) = alone.values()
-    assert 0 < seconds < 5
+    results = [_train_result(dtype="float64", batch=3),
+               _train_result("Keras-style CNN (conv32-pool-100-10)", detail="batch 2, train_on_batch with Adam"),
+               _train_result("SimpleConvNet", suffix=" inference", detail="4 images in batches of 2"),
+               _train_result("Keras-style MLP (784-512-10)", suffix=" inference",
+                             detail="5 images, predict(batch_size=2)")]
+    alone = torch_alone(results, 1)
+    assert "error" not in alone and len(alone) == 4
+    assert all(0 < seconds < 5 for seconds in alone.values())

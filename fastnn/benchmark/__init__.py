@@ -212,7 +212,7 @@ def main(argv=None, command="fastnn bench"):
         extra += memory_section(peak_rss_mb(ab, _backend.get_num_threads(), with_keras=torch is not None), ab)
     if torch is not None:
         from ._torch_alone import torch_alone, torch_alone_section
-        print("fastnn bench: PyTorch's network train steps in a process of their own ...", flush=True)
+        print("fastnn bench: PyTorch's network rows in a process of their own ...", flush=True)
         extra += torch_alone_section(results, torch_alone(results, _backend.get_num_threads()))
     if (args.tutorials if args.tutorials is not None else not args.only):
         from ._tutorials import tutorial_runs, tutorial_section

@@ -1,4 +1,4 @@
-"""PyTorch's network train steps again, in a process of its own.
+"""PyTorch's network rows (train steps, inference) again, in a process of its own.
 
 The PyTorch column of the main tables is timed in fastnn's process, turn by
 turn with fastnn. There the two share one OpenMP runtime, which reads its
@@ -6,13 +6,14 @@ settings once, when it loads: fastnn has set ``OMP_WAIT_POLICY=PASSIVE`` by
 then (see ``fastnn._backend``), so PyTorch's idle threads sleep at once too,
 which slows PyTorch's short steps most (on 2 cores: its TwoLayerNet step took
 3.2 ms against 1.0-1.1 ms with its own defaults, a DeepConvNet-sized step
-101-105 ms against 81-92 ms). This section times the same PyTorch steps in a
+101-105 ms against 81-92 ms). This section times the same PyTorch work in a
 fresh interpreter that imports torch before anything of fastnn's, with the
 OpenMP environment the user started with, and compares fastnn's compiled
 time from the main run with that.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -20,51 +21,66 @@ import numpy as np
 
 from .. import _backend
 
-#: The rows re-timed: the network train steps of the main tables.
-TAG_PREFIX = "train:"
+#: The rows re-timed: train steps and inference of the networks (book and Keras-style).
+KINDS = {" train step": "train", " inference": "infer"}
 
 
 def _child(rows, threads):
-    """In the child: time each (name, dtype, batch) PyTorch train step; print JSON.
+    """In the child: time each row's PyTorch twin; print {key: seconds} as JSON.
 
-    The child imports torch before this module (see torch_alone): importing
-    fastnn sets fastnn's OpenMP environment, which the runtime would read."""
+    rows: (key, kind, network, dtype, batch, images). The child imports torch
+    before this module (see torch_alone): importing fastnn sets fastnn's
+    OpenMP environment, which the runtime would read."""
     import torch
     torch.set_num_threads(threads)
+    from ._keras_models import MODELS
     from ._networks import NETWORKS, SEED
     from ._timing import TimingPlan, time_call
-    from ._torch_nets import torch_module, torch_train_step
+    from ._torch_nets import torch_inference, torch_module, torch_train_step
 
     rng = np.random.default_rng(SEED)
     out = {}
-    for name, dtype, batch in rows:
-        build, in_shape, _ = NETWORKS[name]
-        x = rng.random((batch,) + in_shape).astype(dtype)
-        t = rng.integers(0, 10, batch)
-        step = torch_train_step(torch_module(build(dtype), dtype), x, t)
-        step()
-        out[f"{name}|{dtype}|{batch}"] = time_call(step, TimingPlan()).median
+    for key, kind, name, dtype, batch, images in rows:
+        if name in NETWORKS:
+            build, in_shape, _ = NETWORKS[name]
+            make = lambda: torch_module(build(dtype), dtype)        # noqa: E731
+        else:                        # a Keras-style model: its twin takes NCHW
+            _, in_shape, build_torch, _ = MODELS[name]
+            in_shape = (1, 28, 28) if len(in_shape) == 3 else in_shape
+            make = build_torch
+        x = rng.random((images,) + in_shape).astype(dtype)
+        t = rng.integers(0, 10, images)
+        fn = torch_train_step(make(), x, t) if kind == "train" else torch_inference(make(), x, batch)
+        fn()
+        out[key] = time_call(fn, TimingPlan()).median
     print(json.dumps(out))
 
 
 def _rows(results):
-    """(name, dtype, batch, Result) of the network train steps that have a PyTorch time."""
+    """(key, kind, network, dtype, batch, images, Result) of the network rows with a PyTorch time."""
+    from ._keras_models import MODELS
+    from ._networks import NETWORKS
     rows = []
     for r in results:
-        name = r.case.name
-        if r.torch is None or not name.endswith(" train step") or not any(
-                t.startswith(TAG_PREFIX) for t in r.case.tags):
+        if r.torch is None:
             continue
-        net = name[:-len(" train step")]
-        if not r.case.detail.startswith("batch ") or "gradient" not in r.case.detail:
-            continue                     # the Keras rows: not the book's networks
-        batch = int(r.case.detail.split()[1].rstrip(","))
-        rows.append((net, r.case.dtype, batch, r))
+        for suffix, kind in KINDS.items():
+            name = r.case.name
+            if not name.endswith(suffix) or name[:-len(suffix)] not in {**NETWORKS, **MODELS}:
+                continue
+            net, detail = name[:-len(suffix)], r.case.detail
+            if kind == "train":
+                batch = images = int(re.match(r"batch (\d+)", detail).group(1))
+            else:                        # "10,000 images in batches of 100", "..., predict(batch_size=100)"
+                images = int(re.match(r"([\d,]+) images", detail).group(1).replace(",", ""))
+                batch = int(re.search(r"(?:batches of |batch_size=)(\d+)", detail).group(1))
+            key = f"{name}|{detail}|{r.case.dtype}"
+            rows.append((key, kind, net, r.case.dtype, batch, images, r))
     return rows
 
 
 def torch_alone(results, threads):
-    """{(name, dtype, batch): seconds} from a child process, or {'error': text}."""
+    """{row key: seconds} from a child process, or {'error': text}."""
     rows = _rows(results)
     if not rows:
         return {}
@@ -73,7 +89,7 @@ def torch_alone(results, threads):
         env.pop(key, None)           # PyTorch's own defaults, unless the user chose
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    spec = [(n, d, b) for n, d, b, _ in rows]
+    spec = [row[:-1] for row in rows]
     # torch first: its OpenMP runtime reads the environment when it loads, and
     # importing fastnn (this module) would set fastnn's OMP_WAIT_POLICY first
     code = (f"import torch; from fastnn.benchmark._torch_alone import _child; _child({spec!r}, {int(threads)})")
@@ -83,7 +99,7 @@ def torch_alone(results, threads):
     except (IndexError, ValueError):
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return {"error": f"exit {proc.returncode}: {last}"}
-    return {(n, d, b): times[f"{n}|{d}|{b}"] for n, d, b in spec}
+    return {key: times[key] for key, *_ in spec}
 
 
 def torch_alone_section(results, alone):
@@ -91,20 +107,25 @@ def torch_alone_section(results, alone):
     if not alone:
         return []
     lines = ["", "## PyTorch in a process of its own", "",
-             "The network train steps' PyTorch time again, in a fresh process that loads PyTorch "
+             "The networks' PyTorch times again (book and Keras-style rows), in a fresh process that loads PyTorch "
              "(and with it the OpenMP runtime) before fastnn, with PyTorch's own OpenMP settings; "
              "in the tables above it runs in fastnn's process, under fastnn's "
              "`OMP_WAIT_POLICY=PASSIVE`, which slows its short steps. Same network, batch and "
-             "dtype; random images. fastnn's time is the compiled one of the tables above.", ""]
+             "dtype; random images (the Keras-style models' twins with PyTorch's own initial weights). "
+             "fastnn's time is the compiled one of the tables above.", ""]
     if "error" in alone:
         return lines + [f"Not measured: the child process failed ({alone['error']})."]
-    lines += ["| operation | dtype | fastnn ms | PyTorch in fastnn's process ms | PyTorch alone ms "
-              "| fastnn/PyTorch alone |", "|---|---|---:|---:|---:|---:|"]
-    for name, dtype, batch, r in _rows(results):
-        seconds = alone.get((name, dtype, batch))
+    lines += ["| operation | shapes | dtype | fastnn ms | PyTorch in fastnn's process ms | PyTorch alone ms "
+              "| fastnn/PyTorch alone |", "|---|---|---|---:|---:|---:|---:|"]
+    for key, _, _, dtype, _, _, r in _rows(results):
+        seconds = alone.get(key)
         if seconds is None:
             continue
-        lines.append(f"| {name} train step, batch {batch} | {dtype} | {r.compiled.median * 1e3:.3g} | "
-                     f"{r.torch.median * 1e3:.3g} | {seconds * 1e3:.3g} | "
-                     f"{r.compiled.median / seconds:.2f}× |")
+        lines.append(f"| {r.case.name} | {r.case.detail} | {dtype} | {_ms(r.compiled.median)} | "
+                     f"{_ms(r.torch.median)} | {_ms(seconds)} | {r.compiled.median / seconds:.2f}× |")
     return lines
+
+
+def _ms(seconds):
+    ms = seconds * 1e3
+    return f"{ms:,.0f}" if ms >= 1000 else f"{ms:.3g}"
