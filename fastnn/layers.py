@@ -182,7 +182,8 @@ class Affine:
         self.dW = None
         self.db = None
 
-    def forward(self, x):
+    def _input(self, x):
+        """Keep x's shape and its (N, D) view; return the view."""
         x = np.asarray(x)
         if x.ndim < 2:
             raise ValueError(
@@ -190,20 +191,18 @@ class Affine:
             )
         self.original_x_shape = x.shape
         self.x = x.reshape(x.shape[0], -1)
-        return kernels.affine_forward(self.x, self.W, _bias_values(self.b, self.W.shape[1], self.W.dtype))
+        return self.x
+
+    def _b(self):
+        return _bias_values(self.b, self.W.shape[1], self.W.dtype)
+
+    def forward(self, x):
+        return kernels.affine_forward(self._input(x), self.W, self._b())
 
     def forward_relu(self, x, relu):
         """``relu.forward(self.forward(x))`` in one kernel: the same numbers, one
         pass over the output fewer. Both layers are left ready for backward."""
-        x = np.asarray(x)
-        if x.ndim < 2:
-            raise ValueError(
-                f"Affine.forward: input must be (N, ...) with a batch axis, got shape {x.shape}"
-            )
-        self.original_x_shape = x.shape
-        self.x = x.reshape(x.shape[0], -1)
-        relu.out = kernels.affine_forward(self.x, self.W, _bias_values(self.b, self.W.shape[1], self.W.dtype),
-                                          relu=True)
+        relu.out = kernels.affine_forward(self._input(x), self.W, self._b(), relu=True)
         return relu.out
 
     def backward_relu(self, dout, relu, need_dx=True):
@@ -544,9 +543,10 @@ def backward_layers(layers, dout, need_input_grad=True):
     ``gradient`` loops do, and return the gradient w.r.t. the input.
 
     A Convolution + Relu pair runs as one kernel (``Convolution.backward_relu``;
-    an Affine + Relu pair as two, ``Affine.backward_relu``: ``is_relu_pair``). With need_input_grad=False (a network's
-    ``gradient`` needs the parameters' gradients only) a Convolution or an
-    Affine in first place skips the input's gradient, and None is returned.
+    an Affine + Relu pair as two, ``Affine.backward_relu``; see ``is_relu_pair``).
+    With need_input_grad=False (a network's ``gradient`` needs the parameters'
+    gradients only) a Convolution or an Affine in first place skips the input's
+    gradient, and None is returned.
     """
     layers = list(layers)
     i = len(layers) - 1
