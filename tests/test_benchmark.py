@@ -391,14 +391,16 @@ def test_pytorch_alone_child_starts_without_fastnns_openmp_setting(monkeypatch):
 
 
 def test_pytorch_alone_times_the_real_steps():
-    """Book and Keras-style rows, train steps and inference, in the child."""
-    pytest.importorskip("torch")        # an optional extra
+    """Book, Keras-style and AlexNet-style rows, train steps and inference, in the child."""
+    pytest.importorskip("torch")        # optional extras
+    pytest.importorskip("keras")
     from fastnn.benchmark._torch_alone import torch_alone
     results = [_train_result(dtype="float64", batch=3),
                _train_result("Keras-style CNN (conv32-pool-100-10)", detail="batch 2, train_on_batch with Adam"),
                _train_result("SimpleConvNet", suffix=" inference", detail="4 images in batches of 2"),
                _train_result("Keras-style MLP (784-512-10)", suffix=" inference",
-                             detail="5 images, predict(batch_size=2)")]
+                             detail="5 images, predict(batch_size=2)"),
+               _train_result("AlexNet-style 224x224x3", suffix=" predict", detail="1 images, predict(batch_size=1)")]
     alone = torch_alone(results, 1)
-    assert "error" not in alone and len(alone) == 4
+    assert "error" not in alone and len(alone) == 5
     assert all(0 < seconds < 5 for seconds in alone.values())

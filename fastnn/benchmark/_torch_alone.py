@@ -21,8 +21,10 @@ import numpy as np
 
 from .. import _backend
 
-#: The rows re-timed: train steps and inference of the networks (book and Keras-style).
-KINDS = {" train step": "train", " inference": "infer"}
+#: The rows re-timed: train steps and inference of the networks (book, Keras-style and
+#: the AlexNet-style network, whose twin is real Keras 3 on PyTorch).
+KINDS = {" train step": "train", " inference": "infer", " predict": "infer"}
+ALEXNET = "AlexNet-style 224x224x3"
 
 
 def _child(rows, threads):
@@ -41,6 +43,13 @@ def _child(rows, threads):
     rng = np.random.default_rng(SEED)
     out = {}
     for key, kind, name, dtype, batch, images in rows:
+        if name == ALEXNET:
+            fn = _alexnet_call(kind, batch)
+            if fn is None:
+                continue
+            fn()
+            out[key] = time_call(fn, TimingPlan()).median
+            continue
         if name in NETWORKS:
             build, in_shape, _ = NETWORKS[name]
             make = lambda: torch_module(build(dtype), dtype)        # noqa: E731
@@ -56,6 +65,19 @@ def _child(rows, threads):
     print(json.dumps(out))
 
 
+def _alexnet_call(kind, batch):
+    """The AlexNet-style network's train step or predict in real Keras 3 on PyTorch, or None."""
+    from ._alexnet import _keras_model, batch_data, real_keras
+    keras = real_keras()
+    if keras is None:
+        return None
+    x, y = batch_data(batch)
+    model = _keras_model(keras, compiled=kind == "train")
+    if kind == "train":
+        return lambda: model.train_on_batch(x, y)
+    return lambda: model.predict(x, batch_size=batch, verbose=0)
+
+
 def _rows(results):
     """(key, kind, network, dtype, batch, images, Result) of the network rows with a PyTorch time."""
     from ._keras_models import MODELS
@@ -66,12 +88,12 @@ def _rows(results):
             continue
         for suffix, kind in KINDS.items():
             name = r.case.name
-            if not name.endswith(suffix) or name[:-len(suffix)] not in {**NETWORKS, **MODELS}:
+            if not name.endswith(suffix) or name[:-len(suffix)] not in {**NETWORKS, **MODELS, ALEXNET: 0}:
                 continue
             net, detail = name[:-len(suffix)], r.case.detail
             if kind == "train":
                 batch = images = int(re.match(r"batch (\d+)", detail).group(1))
-            else:                        # "10,000 images in batches of 100", "..., predict(batch_size=100)"
+            else:                        # "10,000 images in batches of 100", "100 images, predict(batch_size=100)"
                 images = int(re.match(r"([\d,]+) images", detail).group(1).replace(",", ""))
                 batch = int(re.search(r"(?:batches of |batch_size=)(\d+)", detail).group(1))
             key = f"{name}|{detail}|{r.case.dtype}"
@@ -111,7 +133,8 @@ def torch_alone_section(results, alone):
              "(and with it the OpenMP runtime) before fastnn, with PyTorch's own OpenMP settings; "
              "in the tables above it runs in fastnn's process, under fastnn's "
              "`OMP_WAIT_POLICY=PASSIVE`, which slows its short steps. Same network, batch and "
-             "dtype; random images (the Keras-style models' twins with PyTorch's own initial weights). "
+             "dtype; random images (the Keras-style models' twins with PyTorch's own initial weights; "
+             "the AlexNet-style network's twin is real Keras 3 on PyTorch, as above). "
              "fastnn's time is the compiled one of the tables above.", ""]
     if "error" in alone:
         return lines + [f"Not measured: the child process failed ({alone['error']})."]
