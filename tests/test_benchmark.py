@@ -384,6 +384,8 @@ def test_pytorch_alone_child_starts_without_fastnns_openmp_setting(monkeypatch):
     lines = _torch_alone.torch_alone_section(results, alone)
     assert lines[-1] == ("| TwoLayerNet (784-50-10) train step | batch 2, gradient + Adam | float32 | 1 | 2 | 4 "
                          "| 0.25× |")
+    # the targets table compares with the time alone
+    assert results[0].torch_alone == 0.004 and results[0].vs_torch_fair == 0.25
     # a user's own setting is kept
     monkeypatch.setattr(_backend, "OPENMP_ENV_SET_BY_FASTNN", ())
     _torch_alone.torch_alone(results, 2)

@@ -20,6 +20,7 @@ class Result:
     torch: Optional[Timing] = None
     book: Optional[Timing] = None
     not_compiled: tuple = ()        # kernels of this row that have no compiled version
+    torch_alone: Optional[float] = None   # seconds of PyTorch in a process of its own (_torch_alone)
 
     @property
     def speedup(self):
@@ -35,6 +36,14 @@ class Result:
     def vs_torch(self):
         """fastnn (compiled) time / PyTorch time: below 1 means fastnn is faster."""
         return None if self.torch is None else self.compiled.median / self.torch.median
+
+    @property
+    def vs_torch_fair(self):
+        """fastnn time / PyTorch time, with PyTorch in a process of its own where that
+        was measured (see _torch_alone), else in fastnn's process."""
+        if self.torch_alone:
+            return self.compiled.median / self.torch_alone
+        return self.vs_torch
 
     @property
     def book_ratio(self):

@@ -102,7 +102,8 @@ def _rows(results):
 
 
 def torch_alone(results, threads):
-    """{row key: seconds} from a child process, or {'error': text}."""
+    """{row key: seconds} from a child process, or {'error': text}; each timed row's
+    Result gets the time as ``torch_alone`` (the targets table compares with it)."""
     rows = _rows(results)
     if not rows:
         return {}
@@ -121,6 +122,8 @@ def torch_alone(results, threads):
     except (IndexError, ValueError):
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return {"error": f"exit {proc.returncode}: {last}"}
+    for key, *_, r in rows:
+        r.torch_alone = times.get(key)
     return {key: times[key] for key, *_ in spec}
 
 
