@@ -96,30 +96,24 @@ cdef void _affine_forward(const real[:, ::1] x, const real[:, ::1] W, const real
         for i in range(N):               # start from the bias; gemm adds x @ W (beta = 1)
             for j in range(M):
                 out[i, j] = b[j]
-        if N == 0 or M == 0 or D == 0:
-            if relu:
-                _relu_in_place(out)
-            return
-        if threads == 1:                 # no OpenMP region: nothing to wake
-            matmul_rm(c'N', c'N', <int>N, <int>M, <int>D, 1, &x[0, 0], <int>D,
-                      &W[0, 0], <int>M, 1, &out[0, 0], <int>M)
-            if relu:
-                _relu_in_place(out)
-            return
-        if M >= N:                       # blocks of columns: each thread packs its share of W
-            for blk in prange(threads, num_threads=threads, schedule="static"):
-                r0 = _block_start(blk, threads, M)
-                r1 = _block_start(blk + 1, threads, M)
-                if r1 > r0:              # out[:, r0:r1] += x @ W[:, r0:r1]
-                    matmul_rm(c'N', c'N', <int>N, <int>(r1 - r0), <int>D, 1, &x[0, 0], <int>D,
-                              &W[0, r0], <int>M, 1, &out[0, r0], <int>M)
-        else:                            # blocks of rows: each thread packs its share of x
-            for blk in prange(threads, num_threads=threads, schedule="static"):
-                r0 = _block_start(blk, threads, N)
-                r1 = _block_start(blk + 1, threads, N)
-                if r1 > r0:              # out[r0:r1] += x[r0:r1] @ W
-                    matmul_rm(c'N', c'N', <int>(r1 - r0), <int>M, <int>D, 1, &x[r0, 0], <int>D,
-                              &W[0, 0], <int>M, 1, &out[r0, 0], <int>M)
+        if N > 0 and M > 0 and D > 0:
+            if threads == 1:             # no OpenMP region: nothing to wake
+                matmul_rm(c'N', c'N', <int>N, <int>M, <int>D, 1, &x[0, 0], <int>D,
+                          &W[0, 0], <int>M, 1, &out[0, 0], <int>M)
+            elif M >= N:                 # blocks of columns: each thread packs its share of W
+                for blk in prange(threads, num_threads=threads, schedule="static"):
+                    r0 = _block_start(blk, threads, M)
+                    r1 = _block_start(blk + 1, threads, M)
+                    if r1 > r0:          # out[:, r0:r1] += x @ W[:, r0:r1]
+                        matmul_rm(c'N', c'N', <int>N, <int>(r1 - r0), <int>D, 1, &x[0, 0], <int>D,
+                                  &W[0, r0], <int>M, 1, &out[0, r0], <int>M)
+            else:                        # blocks of rows: each thread packs its share of x
+                for blk in prange(threads, num_threads=threads, schedule="static"):
+                    r0 = _block_start(blk, threads, N)
+                    r1 = _block_start(blk + 1, threads, N)
+                    if r1 > r0:          # out[r0:r1] += x[r0:r1] @ W
+                        matmul_rm(c'N', c'N', <int>(r1 - r0), <int>M, <int>D, 1, &x[r0, 0], <int>D,
+                                  &W[0, 0], <int>M, 1, &out[r0, 0], <int>M)
         if relu:
             _relu_in_place(out)
 

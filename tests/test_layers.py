@@ -439,6 +439,13 @@ def _conv_relu_pool(rng, dtype):
     return [Convolution(W, b, stride=1, pad=1), Relu(), Pooling(2, 2, stride=2)]
 
 
+def _forward_one_by_one(layers, x):
+    """x through each layer's own forward, the book's loop without fusion."""
+    for layer in layers:
+        x = layer.forward(x)
+    return x
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_forward_layers_fuses_conv_relu_with_the_same_numbers_and_state(backend, rng, dtype):
     x = rng.standard_normal((2, 3, 6, 6)).astype(dtype)
@@ -446,9 +453,7 @@ def test_forward_layers_fuses_conv_relu_with_the_same_numbers_and_state(backend,
     plain = _conv_relu_pool(np.random.default_rng(0), dtype)
     assert is_conv_relu_pair(fused[0], fused[1]) and not is_conv_relu_pair(fused[1], fused[2])
     out = forward_layers(fused, x)
-    h = x
-    for layer in plain:
-        h = layer.forward(h)
+    h = _forward_one_by_one(plain, x)
     np.testing.assert_array_equal(out, h)
     np.testing.assert_array_equal(fused[1].out, plain[1].out)     # the Relu holds its output
     assert fused[0].x is x
@@ -524,9 +529,7 @@ def test_affine_relu_pairs_run_fused_with_the_numbers_of_two_layers(backend, rng
     fused, single = net(), net()
     assert is_relu_pair(fused[0], fused[1]) and not is_relu_pair(fused[1], fused[2])
     out = forward_layers(fused, x)
-    ref = x
-    for layer in single:
-        ref = layer.forward(ref)
+    ref = _forward_one_by_one(single, x)
     np.testing.assert_array_equal(out, ref)
     np.testing.assert_array_equal(fused[1].mask, single[1].mask)
     dout = rng.standard_normal(out.shape)
