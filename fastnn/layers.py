@@ -206,13 +206,14 @@ class Affine:
         return relu.out
 
     def backward_relu(self, dout, relu, need_dx=True):
-        """``self.backward(relu.backward(dout), need_dx)``, after forward_relu."""
-        return self.backward(relu.backward(dout), need_dx=need_dx)
+        """``self.backward(relu.backward(dout), need_dx)`` in one kernel, after forward_relu."""
+        return self.backward(dout, need_dx, relu_out=_after_forward("Relu.backward", relu.out))
 
-    def backward(self, dout, need_dx=True):
-        """need_dx=False (fastnn's addition): only dW and db, and None is returned."""
+    def backward(self, dout, need_dx=True, relu_out=None):
+        """need_dx=False (fastnn's addition): only dW and db, and None is returned.
+        relu_out (used by backward_relu): take dout through that ReLU first."""
         x = _after_forward("Affine.backward", self.x)
-        dx, self.dW, self.db = kernels.affine_backward(dout, x, self.W, need_dx=need_dx)
+        dx, self.dW, self.db = kernels.affine_backward(dout, x, self.W, need_dx=need_dx, relu_out=relu_out)
         return dx.reshape(self.original_x_shape) if need_dx else None
 
 

@@ -89,6 +89,47 @@ def test_forward_with_relu_is_relu_of_forward(N, D, M, dtype, threaded, rng):
         kernels.affine_forward(x, W, b, relu=1)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threaded", [False, True])
+@pytest.mark.parametrize("N, D, M", [(100, 784, 512), (32, 300, 100), (3, 5, 4)])
+def test_backward_through_relu_is_backward_of_relu_backward(N, D, M, dtype, threaded, rng):
+    """relu_out takes dout through the ReLU first, bit for bit as relu_backward does
+    (NaN and inf gradients, outputs of 0 and NaN), on both backends, with or
+    without dx, with the products split over fastnn's threads or left to BLAS."""
+    from fastnn._blas import threaded_blas
+    x = rng.standard_normal((N, D)).astype(dtype)
+    W = (rng.standard_normal((D, M)) * 0.1).astype(dtype)
+    out = kernels.relu_forward(rng.standard_normal((N, M)).astype(dtype))
+    dout = rng.standard_normal((N, M)).astype(dtype)
+    out[0, :3] = [0.0, np.nan, 1.0]
+    dout[0, :3] = [np.inf, 1.0, np.nan]
+    results = {}
+    with threaded_blas(threaded):
+        for backend in ("numpy", "cython"):
+            with fastnn.use_backend(backend):
+                for need_dx in (True, False):
+                    fused = kernels.affine_backward(dout, x, W, need_dx, relu_out=out)
+                    plain = kernels.affine_backward(kernels.relu_backward(dout, out), x, W, need_dx)
+                    for f, p in zip(fused, plain):
+                        if p is None:
+                            assert f is None
+                        else:
+                            np.testing.assert_array_equal(f, p)
+                            assert f.dtype == dtype
+                results[backend] = fused
+    for g, r in zip(results["cython"], results["numpy"]):
+        if r is not None:
+            assert_close(g, r, dtype)
+
+
+def test_backward_relu_out_must_match_dout(rng, backend):
+    x, W, dout = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal((4, 2))
+    with pytest.raises(ValueError, match=r"Affine.backward: relu_out must have shape \(4, 2\)"):
+        kernels.affine_backward(dout, x, W, relu_out=np.zeros((4, 3)))
+    with pytest.raises(TypeError, match="Affine.backward: relu_out must be float32 or float64"):
+        kernels.affine_backward(dout, x, W, relu_out=np.zeros((4, 2), dtype=np.int64))
+
+
 def test_need_dx_must_be_a_flag(rng, backend):
     x, W, dout = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal((4, 2))
     with pytest.raises(TypeError, match="Affine.backward: need_dx must be True or False"):

@@ -84,6 +84,7 @@ CASES = [
     ("affine-bias", "affine_forward", (f64(2, 4), f64(4, 3), f64(2)), ValueError, r"bias has 2 values for 3 outputs"),
     ("affine-int", "affine_forward", (i64(2, 4), f64(4, 3), f64(3)), TypeError, r"Affine.forward: input must be float32 or float64, got dtype int64"),
     ("affine-int-bias", "affine_forward", (f64(2, 4), f64(4, 3), i64(3)), TypeError, r"bias b must be float32 or float64"),
+    ("affineb-relu-shape", "affine_backward", (f64(2, 3), f64(2, 4), f64(4, 3), True, f64(3, 2)), ValueError, r"Affine.backward: relu_out must have shape \(2, 3\), got \(3, 2\)"),
     ("affine-empty", "affine_forward", (f64(0, 4), f64(4, 3), f64(3)), ValueError, r"Affine.forward: input has an empty batch"),
     ("affineb-dout", "affine_backward", (f64(2, 4), f64(2, 4), f64(4, 3)), ValueError, r"Affine.backward: dout must have shape \(2, 3\), got \(2, 4\)"),
     ("affineb-features", "affine_backward", (f64(2, 3), f64(2, 5), f64(4, 3)), ValueError, r"Affine.backward: input has 5 features"),

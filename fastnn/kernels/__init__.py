@@ -259,11 +259,14 @@ def affine_forward(x, W, b, relu=False):
     return _impl("affine_forward")(x, W, b, relu)
 
 
-def affine_backward(dout, x, W, need_dx=True):
+def affine_backward(dout, x, W, need_dx=True, relu_out=None):
     """dout (N, M) -> (dx (N, D), dW (D, M), db (M,)).
 
     need_dx=False: dx is not computed and None is returned in its place
     (the first layer of a network, whose input needs no gradient).
+    relu_out: the output of ``affine_forward(..., relu=True)``; dout is then the
+    gradient w.r.t. that ReLU's output, taken through it first (as
+    ``relu_backward(dout, relu_out)``), in the same call.
     """
     where = "Affine.backward"
     x = chk.float_array(where, "input", x, ndim=2)
@@ -273,8 +276,13 @@ def affine_backward(dout, x, W, need_dx=True):
     if x.shape[1] != W.shape[0]:
         raise ValueError(f"{where}: input has {x.shape[1]} features but W {W.shape} expects {W.shape[0]}")
     need_dx = chk.flag(where, "need_dx", need_dx)
-    dout, x, W = _same_dtype(dout, x, W)
-    return _impl("affine_backward")(dout, x, W, need_dx)
+    if relu_out is None:
+        dout, x, W = _same_dtype(dout, x, W)
+    else:
+        relu_out = chk.float_array(where, "relu_out", relu_out, ndim=2)
+        chk.shape_is(where, "relu_out", relu_out, dout.shape)
+        dout, x, W, relu_out = _same_dtype(dout, x, W, relu_out)
+    return _impl("affine_backward")(dout, x, W, need_dx, relu_out)
 
 
 # --------------------------------------------------------------------------

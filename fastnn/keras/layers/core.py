@@ -65,10 +65,16 @@ class Dense(ActivatedLayer):
         return self._activate(z)
 
     def backward(self, dout, skip_activation=False):
-        dz = self._activation_grad(dout, skip_activation).reshape(-1, self.units)
+        relu_out = None
+        if self.activation.name == "relu" and not skip_activation:
+            dz, relu_out = dout, self._a.reshape(-1, self.units)     # the kernel applies the ReLU's gradient
+        else:
+            dz = self._activation_grad(dout, skip_activation)
+        dz = dz.reshape(-1, self.units)
         # need_input_grad is False when nothing before this layer needs a gradient
         need_dx = getattr(self, "need_input_grad", True)
-        dx, dW, db = kernels.affine_backward(dz, self._x2, self.params["kernel"], need_dx=need_dx)
+        dx, dW, db = kernels.affine_backward(dz, self._x2, self.params["kernel"], need_dx=need_dx,
+                                             relu_out=relu_out)
         self.grads = {"kernel": dW}
         if self.use_bias:
             self.grads["bias"] = db
