@@ -1,4 +1,5 @@
-"""Compiled softmax with cross-entropy: twins of ``numpy_kernels.softmax_cross_entropy_*``.
+"""Compiled softmax, alone and with cross-entropy: twins of ``numpy_kernels.softmax``
+and ``numpy_kernels.softmax_cross_entropy_*``.
 
 The NumPy reference makes a temporary array of the whole batch per step
 (max, x - max, exp, sum, divide, log); here the rows go in blocks that stay
@@ -235,6 +236,36 @@ cdef void _backward_targets(
     with nogil:
         for k in range(n):
             dst[k] = (ys[k] - ts[k]) * scale
+
+
+cdef void _softmax_rows(const floating[:, ::1] x, floating[:, ::1] y, int threads) noexcept:
+    """y = softmax of every row of x, in blocks of rows (shared out over threads)."""
+    cdef Py_ssize_t N = x.shape[0], K = x.shape[1], b, i0
+    cdef Py_ssize_t rows = max(1, min(<Py_ssize_t>BLOCK_ROWS, BLOCK_SCORES // K))
+    cdef Py_ssize_t blocks = (N + rows - 1) // rows
+    with nogil:
+        if threads <= 1:
+            for b in range(blocks):
+                i0 = b * rows
+                _softmax_block(&x[i0, 0], &y[i0, 0], min(rows, N - i0), K)
+        else:
+            for b in prange(blocks, num_threads=threads, schedule="static"):
+                i0 = b * rows
+                _softmax_block(&x[i0, 0], &y[i0, 0], min(rows, N - i0), K)
+
+
+def softmax(x):
+    """x (N, K) scores -> y (N, K), each row softmax(x[i]) (twin of ``numpy_kernels.softmax``)."""
+    cdef Py_ssize_t N = x.shape[0], K = x.shape[1]
+    if N == 0 or K == 0:   # fastnn.kernels refuses these
+        raise ValueError(f"softmax: scores of shape {x.shape}, expected N >= 1 and K >= 1")
+    y = np.empty_like(x)
+    cdef int threads = _backend.threads_for(N * K, PARALLEL_MIN_WORK)
+    if x.dtype == np.float64:
+        _softmax_rows[double](x, y, threads)
+    else:
+        _softmax_rows[float](x, y, threads)
+    return y
 
 
 def softmax_cross_entropy_forward(x, t):

@@ -110,6 +110,10 @@ CASES = [
     ("relu-int", "relu_forward", (i64(3, 3),), TypeError, r"Relu.forward: input must be float32 or float64, got dtype int64"),
     ("relu-bool", "relu_forward", (np.ones(3, dtype=bool),), TypeError, r"Relu.forward: input must be float32 or float64, got dtype bool"),
     ("relu-object", "relu_forward", ({"a": 1},), TypeError, r"Relu.forward: input must be a NumPy array, got dict"),
+    ("softmax-rank", "softmax", (f64(3),), ValueError, r"softmax: scores must be 2-D, got shape \(3,\)"),
+    ("softmax-int", "softmax", (i64(2, 3),), TypeError, r"softmax: scores must be float32 or float64"),
+    ("softmax-empty", "softmax", (f64(0, 3),), ValueError, r"softmax: scores has an empty batch"),
+    ("softmax-no-class", "softmax", (f64(2, 0),), ValueError, r"softmax: scores must have at least one class"),
     ("relub-shape", "relu_backward", (f64(3, 4), f64(4, 3)), ValueError, r"Relu.backward: dout must have shape \(4, 3\), got \(3, 4\)"),
     ("relub-int", "relu_backward", (f64(3), i64(3)), TypeError, r"Relu.backward: forward output must be float32 or float64"),
     # --- optimizer updates

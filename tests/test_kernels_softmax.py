@@ -36,6 +36,34 @@ def test_forward_and_backward_match_numpy(N, K, kind, dtype, rng):
         np.testing.assert_allclose(dx, dx_ref, **tolerance(dtype))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("N, K", [(32, 10), (10000, 10), (1, 1), (7, 3), (33, 130), (5, 3000)])
+@pytest.mark.parametrize("threaded", [False, True])
+def test_softmax_matches_numpy_and_the_forward_pass(N, K, dtype, threaded, rng, monkeypatch):
+    """kernels.softmax: the NumPy twin's rows, and the same rows as the loss's forward pass,
+    on one thread or (threaded: even small calls) over blocks of rows."""
+    from fastnn._ext import softmax
+    if threaded:
+        monkeypatch.setattr(softmax, "PARALLEL_MIN_WORK", 0)
+    x = (rng.standard_normal((N, K)) * 5).astype(dtype)
+    x[0, 0] = -1e4                                    # below the fast exp's range: libm's exp
+    y_ref, y = on_both_backends("softmax", x)
+    assert y.dtype == dtype and y.shape == (N, K)
+    np.testing.assert_allclose(y, y_ref, **tolerance(dtype))
+    np.testing.assert_allclose(y.sum(axis=1), 1, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    _, y_loss = kernels.softmax_cross_entropy_forward(x, rng.integers(0, K, N))
+    np.testing.assert_array_equal(y, y_loss)
+
+
+def test_softmax_rows_with_nan_or_inf(backend):
+    x = np.array([[1.0, np.nan, 0.0], [np.inf, 0.0, 1.0], [-np.inf, 0.0, 0.0], [1e308, -1e308, 0.0]])
+    with np.errstate(over="ignore", invalid="ignore"):      # NumPy's x - max overflows; so be it
+        y = kernels.softmax(x)
+    assert np.isnan(y[0]).all() and np.isnan(y[1]).all()
+    np.testing.assert_array_equal(y[2], [0.0, 0.5, 0.5])
+    np.testing.assert_array_equal(y[3], [1.0, 0.0, 0.0])
+
+
 def test_one_hot_targets_with_ties_use_the_first_maximum(rng):
     # The forward pass reduces (N, K) targets with argmax; a row with two equal
     # maxima must pick the first one on both backends.

@@ -28,7 +28,7 @@ COMPILED_MODULES = ("im2col", "conv", "pool", "dense", "softmax", "elementwise",
 KERNEL_NAMES = (
     "im2col", "col2im", "conv_forward", "conv_backward",
     "maxpool_forward", "maxpool_backward", "affine_forward", "affine_backward",
-    "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
+    "softmax", "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
     "relu_forward", "relu_backward", "sgd_update", "momentum_update", "adam_update",
     "nesterov_update", "rmsprop_update", "adagrad_update",
     "depthwise_conv_forward", "depthwise_conv_backward", "avgpool_forward", "avgpool_backward",
@@ -314,6 +314,16 @@ def _softmax_cross_entropy(name, where, what, a, t, *scalars):
         if targets.ndim == 1:
             chk.labels_in_range(where, t, a.shape[1])
         raise
+
+
+def softmax(x):
+    """Row-wise softmax of (N, K) scores -> (N, K) probabilities (the row's max subtracted first)."""
+    where = "softmax"
+    x = chk.float_array(where, "scores", x, ndim=2)
+    chk.non_empty_batch(where, "scores", x)
+    if x.shape[1] == 0:
+        raise ValueError(f"{where}: scores must have at least one class, got shape {x.shape}")
+    return _impl("softmax")(np.ascontiguousarray(x))
 
 
 def softmax_cross_entropy_forward(x, t):
