@@ -72,6 +72,8 @@ class Loss:
     def per_sample(self, t, y):
         """One loss value per sample, shape (N,)."""
         e = self.elementwise(t, y)
+        if e.size == e.shape[0]:             # one value per sample already (a cross-entropy of 2-D outputs)
+            return e.reshape(-1)
         return e.reshape(e.shape[0], -1).mean(axis=1)
 
     def value(self, t, y, w=None):
@@ -313,8 +315,11 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         return y.astype(np.int64)
 
     def elementwise(self, t, y):
-        p = np.clip(y / np.sum(y, axis=-1, keepdims=True), EPS, 1 - EPS)
-        return -np.log(np.take_along_axis(p, t[..., None], axis=-1))
+        # only the labelled probability of each row is normalised, clipped and logged
+        rows = _rows(y)
+        picked = rows[np.arange(rows.shape[0]), t.reshape(-1)]
+        p = np.clip(picked / np.sum(rows, axis=-1), EPS, 1 - EPS)
+        return -np.log(p).reshape(t.shape + (1,))
 
     def elementwise_grad(self, t, y):
         onehot = np.zeros_like(y)

@@ -49,6 +49,8 @@ class SparseCategoricalAccuracy(Metric):
     def per_sample(self, t, y):
         t = t.reshape(y.shape[:-1])
         hits = np.argmax(y, axis=-1) == t
+        if hits.ndim == 1:                   # one label per sample: its hit is the sample's value
+            return hits.astype(np.float64)
         return hits.reshape(y.shape[0], -1).mean(axis=1)
 
 
