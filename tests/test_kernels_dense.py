@@ -45,6 +45,30 @@ def test_forward_and_backward_match_numpy(N, D, M, dtype, rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [2, 3, 5])
+@pytest.mark.parametrize("N, D, M", [(100, 5408, 100), (3, 40, 2), (7, 4, 5), (1, 2, 1)])
+def test_forward_split_along_the_inner_dimension(N, D, M, threads, dtype, rng, monkeypatch):
+    """The product cut into blocks of D (one per thread, partial sums added in
+    order) gives the NumPy twin's result, with the ReLU, on any thread count,
+    also with fewer values of D than threads; and the same numbers every call."""
+    from fastnn import _backend
+    from fastnn._ext import dense
+    monkeypatch.setattr(dense, "SPLIT_D_RATIO", 0)
+    monkeypatch.setattr(dense, "PARALLEL_MIN_MADDS", 0)
+    previous = _backend.set_num_threads(threads)
+    try:
+        x = rng.standard_normal((N, D)).astype(dtype)
+        W = (rng.standard_normal((D, M)) * 0.1).astype(dtype)
+        b = rng.standard_normal(M).astype(dtype)
+        for relu in (False, True):
+            ref, got = on_both_backends("affine_forward", x, W, b, relu)
+            assert_close(got, ref, dtype)
+            np.testing.assert_array_equal(kernels.affine_forward(x, W, b, relu=relu), got)
+    finally:
+        _backend.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("threaded", [False, True])
 @pytest.mark.parametrize("N, D, M", [(100, 784, 50), (32, 784, 300), (1, 7, 3)])
 def test_backward_without_dx_gives_the_same_dW_db(N, D, M, dtype, threaded, rng):
