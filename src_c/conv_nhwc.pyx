@@ -391,52 +391,66 @@ cdef void _pool_image(const real* x, real* out, int64_t* arg, const Geometry* g,
                 _pool_window_exact(x, out + w, arg + w, g, n, oy, ox)
 
 
-cdef void _unpool_image(const real* dout, const int64_t* arg, real* dx, real* pos, const Geometry* g,
-                        Py_ssize_t n, bint tiles) noexcept nogil:
+cdef int _unpool_image(const real* dout, const int64_t* arg, real* dx, const Geometry* g,
+                       Py_ssize_t n, bint tiles) noexcept nogil:
     """dx of image n += each dout value at its window's maximum: per window element k,
-    a masked add over the channels, with the positions first copied into ``pos`` as
-    floats (one vector width; no division, no branch per value). A window whose dout
-    holds an infinity or a NaN takes a select instead, so that it adds 0, not
-    0 * inf = NaN, where it is not the maximum (as NumPy's scatter).
+    a masked add over the channels, with the window's dout values and positions (as
+    floats: one vector width, no division, no branch per value) first copied to
+    arrays on the stack, a chunk of at most CHANNEL_CHUNK channels at a time. A
+    window whose dout holds an infinity or a NaN takes a select instead, so that it
+    adds 0, not 0 * inf = NaN, where it is not the maximum (as NumPy's scatter).
 
     tiles: the windows cover every input value exactly once, and dx is written
-    instead of added to (it need not be zeroed first)."""
-    cdef Py_ssize_t C = g.C, oy, ox, ky, kx, y, xx, c, o
+    instead of added to (it need not be zeroed first).
+
+    Returns 1 if an argmax value lies outside [0, KH*KW), else 0: the caller then
+    raises (dx holds no meaning; the writes stay inside the windows whatever the
+    values)."""
+    cdef Py_ssize_t C = g.C, oy, ox, ky, kx, y, xx, c, c0, m, o
+    cdef int64_t a, window = g.KH * g.KW
     cdef real k, v
     cdef real* d
-    cdef const real* src
-    cdef int finite
+    cdef real pos[CHANNEL_CHUNK]
+    cdef real val[CHANNEL_CHUNK]
+    cdef int finite, bad = 0
     for oy in range(g.OH):
         for ox in range(g.OW):
             o = ((n * g.OH + oy) * g.OW + ox) * C
-            src = dout + o
-            finite = 1
-            for c in range(C):
-                pos[c] = <real>arg[o + c]
-                v = src[c] - src[c]               # 0 for a finite value, NaN otherwise
-                finite = finite & (v == 0)
-            for ky in range(g.KH):
-                y = oy * g.SH + ky - g.top
-                if y < 0 or y >= g.H:
-                    continue
-                for kx in range(g.KW):
-                    xx = ox * g.SW + kx - g.left
-                    if xx < 0 or xx >= g.W:
+            c0 = 0
+            while c0 < C:
+                m = C - c0 if C - c0 < CHANNEL_CHUNK else CHANNEL_CHUNK
+                finite = 1
+                for c in range(m):
+                    a = arg[o + c0 + c]
+                    bad = bad | (a < 0) | (a >= window)
+                    pos[c] = <real><int>a          # via int: conversions SSE2 vectorizes
+                    val[c] = dout[o + c0 + c]
+                    v = val[c] - val[c]                # 0 for a finite value, NaN otherwise
+                    finite = finite & (v == 0)
+                for ky in range(g.KH):
+                    y = oy * g.SH + ky - g.top
+                    if y < 0 or y >= g.H:
                         continue
-                    d = dx + ((n * g.H + y) * g.W + xx) * C
-                    k = ky * g.KW + kx
-                    if finite and tiles:         # (+ 0 turns the -0.0 of 0 * -x into 0.0)
-                        for c in range(C):
-                            d[c] = (pos[c] == k) * src[c] + 0
-                    elif finite:
-                        for c in range(C):
-                            d[c] = d[c] + (pos[c] == k) * src[c]
-                    elif tiles:
-                        for c in range(C):
-                            d[c] = src[c] if pos[c] == k else 0
-                    else:
-                        for c in range(C):
-                            d[c] = d[c] + (src[c] if pos[c] == k else 0)
+                    for kx in range(g.KW):
+                        xx = ox * g.SW + kx - g.left
+                        if xx < 0 or xx >= g.W:
+                            continue
+                        d = dx + ((n * g.H + y) * g.W + xx) * C + c0
+                        k = ky * g.KW + kx
+                        if finite and tiles:         # (+ 0 turns the -0.0 of 0 * -x into 0.0)
+                            for c in range(m):
+                                d[c] = (pos[c] == k) * val[c] + 0
+                        elif finite:
+                            for c in range(m):
+                                d[c] = d[c] + (pos[c] == k) * val[c]
+                        elif tiles:
+                            for c in range(m):
+                                d[c] = val[c] if pos[c] == k else 0
+                        else:
+                            for c in range(m):
+                                d[c] = d[c] + (val[c] if pos[c] == k else 0)
+                c0 += m
+    return bad
 
 
 def _pool_batch(const real[:, :, :, ::1] x, real[:, :, :, ::1] out, int64_t[:, :, :, ::1] arg,
@@ -450,14 +464,15 @@ def _pool_batch(const real[:, :, :, ::1] x, real[:, :, :, ::1] out, int64_t[:, :
 
 
 def _unpool_batch(const real[:, :, :, ::1] dout, const int64_t[:, :, :, ::1] arg, real[:, :, :, ::1] dx,
-                  real[:, ::1] work, tuple geom, bint tiles, int nthreads):
+                  tuple geom, bint tiles, int nthreads):
     cdef Geometry g
     g.N, g.H, g.W, g.C, g.KH, g.KW, g.F, g.SH, g.SW, g.top, g.left, g.OH, g.OW = geom
     cdef Py_ssize_t n
+    cdef int bad = 0
     with nogil, parallel(num_threads=nthreads):
         for n in prange(g.N, schedule="static"):
-            _unpool_image(&dout[0, 0, 0, 0], &arg[0, 0, 0, 0], &dx[0, 0, 0, 0], &work[threadid(), 0], &g, n,
-                          tiles)
+            bad |= _unpool_image(&dout[0, 0, 0, 0], &arg[0, 0, 0, 0], &dx[0, 0, 0, 0], &g, n, tiles)
+    return bad
 
 
 #: Below this many window reads a pooling call runs on one thread.
@@ -498,5 +513,6 @@ def maxpool_nhwc_backward(dout, argmax, input_shape, pool_size, strides, pads):
     # windows side by side, without gaps or padding: each input value is written once
     tiles = (SH, SW) == (KH, KW) and (H, W) == (OH * KH, OW * KW) and top == left == 0
     dx = (_buffers.empty if tiles else _buffers.zeros)(tuple(int(s) for s in input_shape), dout.dtype)
-    _unpool_batch(dout, argmax, dx, np.empty((threads, C), dtype=dout.dtype), geom, tiles, threads)
+    if _unpool_batch(dout, argmax, dx, geom, tiles, threads):
+        raise ValueError(f"maxpool_nhwc_backward: argmax values must lie in [0, {KH * KW})")
     return dx

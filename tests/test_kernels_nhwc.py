@@ -335,7 +335,7 @@ def test_maxpool_padding_never_wins():
         np.testing.assert_array_equal(out, -np.ones((1, 2, 2, 1)))
 
 
-def test_maxpool_errors():
+def test_maxpool_errors(backend):
     x = np.zeros((1, 4, 4, 2))
     with pytest.raises(ValueError, match="MaxPooling2D.forward: pads .* must be smaller than the window"):
         kernels.maxpool_nhwc_forward(x, (2, 2), (2, 2), (2, 0, 0, 0))
@@ -344,7 +344,10 @@ def test_maxpool_errors():
     out, arg = kernels.maxpool_nhwc_forward(x, (2, 2), (2, 2))
     with pytest.raises(TypeError, match="MaxPooling2D.backward: argmax must be the int64 array"):
         kernels.maxpool_nhwc_backward(out, arg.astype(np.int32), x.shape, (2, 2), (2, 2))
-    with pytest.raises(ValueError, match=r"argmax values must lie in \[0, 4\)"):
-        kernels.maxpool_nhwc_backward(out, arg + 4, x.shape, (2, 2), (2, 2))
+    # out of range, also where int32 would wrap to a valid position (2**32 + 1), and in
+    # one value only (the compiled kernel checks the range in its own loop)
+    for bad in (arg + 4, arg - 1, arg + 2 ** 32 + 1, np.where(np.arange(arg.size).reshape(arg.shape) == 5, 9, arg)):
+        with pytest.raises(ValueError, match=r"MaxPooling2D.backward: argmax values must lie in \[0, 4\)"):
+            kernels.maxpool_nhwc_backward(out, bad, x.shape, (2, 2), (2, 2))
     with pytest.raises(ValueError, match="MaxPooling2D.backward: dout must have shape"):
         kernels.maxpool_nhwc_backward(out[:, :1], arg, x.shape, (2, 2), (2, 2))
