@@ -352,12 +352,13 @@ def test_tutorial_programs_run_whole_and_learn(tmp_path):
         assert row[2] == row[3] == "not run", row           # --no-torch: fastnn alone
 
 
-def _train_result(name="TwoLayerNet (784-50-10)", dtype="float32", batch=2, suffix=" train step", detail=None):
+def _train_result(name="TwoLayerNet (784-50-10)", dtype="float32", batch=2, suffix=" train step", detail=None,
+                  images=None):
     """A Result of a network row, as run_case returns it (times made up)."""
     from fastnn.benchmark._run import Result
     from fastnn.benchmark._timing import Timing
     case = Case("Networks", f"{name}{suffix}", detail or f"batch {batch}, gradient + Adam", dtype,
-                lambda backend: None, None, (), None)
+                lambda backend: None, None, (), None, batch=batch, images=images or batch)
     t = Timing(0.001, 0.001, 1, 1)
     return Result(case, t, t, Timing(0.002, 0.002, 1, 1), None, ())
 
@@ -401,10 +402,11 @@ def test_pytorch_alone_times_the_real_steps():
     from fastnn.benchmark._torch_alone import torch_alone
     results = [_train_result(dtype="float64", batch=3),
                _train_result("Keras-style CNN (conv32-pool-100-10)", detail="batch 2, train_on_batch with Adam"),
-               _train_result("SimpleConvNet", suffix=" inference", detail="4 images in batches of 2"),
+               _train_result("SimpleConvNet", suffix=" inference", detail="4 images in batches of 2", images=4),
                _train_result("Keras-style MLP (784-512-10)", suffix=" inference",
-                             detail="5 images, predict(batch_size=2)"),
-               _train_result("AlexNet-style 224x224x3", suffix=" predict", detail="1 images, predict(batch_size=1)")]
+                             detail="5 images, predict(batch_size=2)", images=5),
+               _train_result("AlexNet-style 224x224x3", suffix=" predict", detail="1 images, predict(batch_size=1)",
+                             batch=1)]
     alone = torch_alone(results, 1)
     assert "error" not in alone and len(alone) == 5
     assert all(0 < seconds < 5 for seconds in alone.values())

@@ -163,10 +163,10 @@ def alexnet_cases(batch):
     return [
         Case(SECTION, "AlexNet-style 224x224x3 train step", f"batch {batch}, train_on_batch with SGD", dt,
              make_train, 3.0 * flops, used, torch_train, rtol=NET_RTOL[dt], tags=("train:alexnet:float32",),
-             check=updates_agree),
+             check=updates_agree, batch=batch, images=batch),
         Case(SECTION, "AlexNet-style 224x224x3 predict", f"{batch} images, predict(batch_size={batch})", dt,
              make_predict, flops, tuple(k for k in used if "backward" not in k and "train" not in k),
-             torch_predict, rtol=NET_RTOL[dt], tags=("infer:alexnet:float32",)),
+             torch_predict, rtol=NET_RTOL[dt], tags=("infer:alexnet:float32",), batch=batch, images=batch),
     ]
 
 

@@ -38,6 +38,9 @@ class Case:
     (for the rows that show the NumPy fallback is a fair baseline)
     check:    check(label, reference, candidate, rtol) raising ``ResultsDisagree``;
     default ``assert_agree`` (elementwise)
+    batch, images: for a network row, its batch size and the images one call
+    runs (a train step: one batch), so that its PyTorch twin can be rebuilt
+    elsewhere (``_torch_alone``); None for the other rows
     """
 
     section: str
@@ -52,6 +55,8 @@ class Case:
     tags: tuple = field(default_factory=tuple)
     make_book: Optional[Callable[[], Callable[[], object]]] = None
     check: Optional[Callable] = None
+    batch: Optional[int] = None
+    images: Optional[int] = None
 
     @property
     def label(self):

@@ -128,8 +128,9 @@ def _model_cases(name, build, in_shape, build_torch, used, images, labels, batch
     fwd = tuple(k for k in used if "backward" not in k)
     return [
         Case(SECTION, f"{name} train step", f"batch {batch}, train_on_batch with Adam", dt, make_train,
-             3.0 * flops, used + ("adam_update",), torch_train, rtol=NET_RTOL[dt], tags=(f"train:keras-{tag}:{dt}", "keras-style")),
+             3.0 * flops, used + ("adam_update",), torch_train, rtol=NET_RTOL[dt], tags=(f"train:keras-{tag}:{dt}", "keras-style"),
+             batch=batch, images=batch),
         Case(SECTION, f"{name} inference", f"{x_all.shape[0]:,} images, predict(batch_size={batch})", dt,
              make_infer, flops * x_all.shape[0] / batch, fwd, torch_infer, rtol=NET_RTOL[dt],
-             tags=(f"infer:keras-{tag}:{dt}", "keras-style")),
+             tags=(f"infer:keras-{tag}:{dt}", "keras-style"), batch=batch, images=x_all.shape[0]),
     ]

@@ -135,7 +135,7 @@ def _train_case(name, dt, build, xb, tb, flops, used, tag, extra=False):
 
     tags = (f"train:{tag}",) if extra else (f"train:{tag}:{dt}", f"train:{tag}")
     return Case(SECTION, f"{name} train step", f"batch {xb.shape[0]}, gradient + Adam", dt, make, flops,
-                used, make_torch, rtol=NET_RTOL[dt], tags=tags)
+                used, make_torch, rtol=NET_RTOL[dt], tags=tags, batch=xb.shape[0], images=xb.shape[0])
 
 
 def _inference_case(name, dt, build, x_all, batch, flops, used, tag):
@@ -152,4 +152,5 @@ def _inference_case(name, dt, build, x_all, batch, flops, used, tag):
         return torch_inference(torch_module(build(dt), dt), x_all, batch)
 
     return Case(SECTION, f"{name} inference", f"{x_all.shape[0]:,} images in batches of {batch}", dt, make,
-                flops, fwd, make_torch, rtol=NET_RTOL[dt], tags=(f"infer:{tag}:{dt}",))
+                flops, fwd, make_torch, rtol=NET_RTOL[dt], tags=(f"infer:{tag}:{dt}",), batch=batch,
+                images=x_all.shape[0])

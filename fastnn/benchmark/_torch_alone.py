@@ -13,7 +13,6 @@ time from the main run with that.
 """
 import json
 import os
-import re
 import subprocess
 import sys
 
@@ -90,14 +89,10 @@ def _rows(results):
             name = r.case.name
             if not name.endswith(suffix) or name[:-len(suffix)] not in {**NETWORKS, **MODELS, ALEXNET: 0}:
                 continue
-            net, detail = name[:-len(suffix)], r.case.detail
-            if kind == "train":
-                batch = images = int(re.match(r"batch (\d+)", detail).group(1))
-            else:                        # "10,000 images in batches of 100", "100 images, predict(batch_size=100)"
-                images = int(re.match(r"([\d,]+) images", detail).group(1).replace(",", ""))
-                batch = int(re.search(r"(?:batches of |batch_size=)(\d+)", detail).group(1))
-            key = f"{name}|{detail}|{r.case.dtype}"
-            rows.append((key, kind, net, r.case.dtype, batch, images, r))
+            if r.case.batch is None:
+                continue
+            key = f"{name}|{r.case.detail}|{r.case.dtype}"
+            rows.append((key, kind, name[:-len(suffix)], r.case.dtype, r.case.batch, r.case.images, r))
     return rows
 
 
