@@ -12,8 +12,9 @@ Semantics kept from the reference (so results are identical):
 * NaN counts as the largest value and the first NaN wins (``np.argmax``).
 
 Arguments arrive validated by ``fastnn.kernels`` (4-D, C-contiguous, float32
-or float64, a window that fits in the padded input, argmax in range), which
-is why the loops below run without bounds checks.
+or float64, a window that fits in the padded input), which is why the loops
+below run without bounds checks; the range of argmax is checked by the
+backward loops themselves (a value out of range is skipped, and raises).
 
 Work is split over the N*C image planes (each plane is independent, also in
 the backward pass, so threads never write to the same memory).
@@ -148,24 +149,30 @@ cdef void _pool_plane(
             arg[oy * OW + ox] = best_k
 
 
-cdef void _unpool_plane(
+cdef bint _unpool_plane(
     const floating* dout, const int64_t* arg, floating* dimg,
     Py_ssize_t H, Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW,
-    Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad,
+    Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad,
 ) noexcept nogil:
     """Add each output gradient of one plane to the input cell that won its window.
 
     Overlapping windows (stride < pool size) add up; a winner in the padding
-    has no input cell and its gradient is dropped.
+    has no input cell and its gradient is dropped. Returns True if an argmax
+    value lies outside [0, pool_h * pool_w) (skipped; the caller raises).
     """
     cdef Py_ssize_t oy, ox, y, x, k
+    cdef bint bad = False
     for oy in range(OH):
         for ox in range(OW):
             k = arg[oy * OW + ox]
+            if k < 0 or k >= pool_h * pool_w:
+                bad = True
+                continue
             y = oy * stride - pad + k // pool_w
             x = ox * stride - pad + k % pool_w
             if 0 <= y < H and 0 <= x < W:
                 dimg[y * W + x] += dout[oy * OW + ox]
+    return bad
 
 
 cdef void _forward(
@@ -189,19 +196,22 @@ cdef void _forward(
                         H, W, OH, OW, pool_h, pool_w, stride, pad)
 
 
-cdef void _backward(
+cdef bint _backward(
     const floating[:, :, :, ::1] dout, const int64_t[:, :, :, ::1] arg, floating[:, :, :, ::1] dx,
-    Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad, int threads,
+    Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad, int threads,
 ) noexcept:
+    """dx (zeros on entry) from dout and argmax; True if an argmax value was out of range."""
     cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
     cdef Py_ssize_t OH = dout.shape[2], OW = dout.shape[3]
     cdef Py_ssize_t plane, n, c
+    cdef int bad = 0
     with nogil:
         for plane in prange(N * C, num_threads=threads, schedule="static"):
             n = plane // C
             c = plane % C
-            _unpool_plane(&dout[n, c, 0, 0], &arg[n, c, 0, 0], &dx[n, c, 0, 0],
-                          H, W, OH, OW, pool_w, stride, pad)
+            bad |= _unpool_plane(&dout[n, c, 0, 0], &arg[n, c, 0, 0], &dx[n, c, 0, 0],
+                                 H, W, OH, OW, pool_h, pool_w, stride, pad)
+    return bad != 0
 
 
 def maxpool_forward(x, pool_h, pool_w, stride=2, pad=0):
@@ -228,11 +238,14 @@ def maxpool_backward(dout, argmax, input_shape, pool_h, pool_w, stride=2, pad=0)
 
     See ``numpy_kernels.maxpool_backward``; arguments must already be validated.
     """
-    cdef Py_ssize_t pw = pool_w, s = stride, p = pad
+    cdef Py_ssize_t ph = pool_h, pw = pool_w, s = stride, p = pad
+    cdef bint bad
     dx = _buffers.zeros(tuple(input_shape), dout.dtype)
     cdef int threads = _backend.threads_for(dx.size + dout.size, PARALLEL_MIN_WORK)
     if dout.dtype == np.float64:
-        _backward[double](dout, argmax, dx, pw, s, p, threads)
+        bad = _backward[double](dout, argmax, dx, ph, pw, s, p, threads)
     else:
-        _backward[float](dout, argmax, dx, pw, s, p, threads)
+        bad = _backward[float](dout, argmax, dx, ph, pw, s, p, threads)
+    if bad:
+        raise ValueError(f"maxpool_backward: argmax values must lie in [0, {ph * pw})")
     return dx

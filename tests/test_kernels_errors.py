@@ -69,6 +69,7 @@ CASES = [
     ("poolb-argmax-float", "maxpool_backward", (f64(1, 1, 2, 2), f64(1, 1, 2, 2), (1, 1, 4, 4), 2, 2), TypeError, r"argmax must be the int64 array"),
     ("poolb-argmax-list", "maxpool_backward", (f64(1, 1, 2, 2), [[[[0, 0], [0, 0]]]], (1, 1, 4, 4), 2, 2), TypeError, r"argmax must be the int64 array"),
     ("poolb-argmax-range", "maxpool_backward", (f64(1, 1, 2, 2), argmax(1, 1, 2, 2) + 4, (1, 1, 4, 4), 2, 2), ValueError, r"argmax values must lie in \[0, 4\)"),
+    ("poolb-argmax-one-value", "maxpool_backward", (f64(2, 3, 2, 2), np.where(np.arange(24).reshape(2, 3, 2, 2) == 17, 4, argmax(2, 3, 2, 2)), (2, 3, 4, 4), 2, 2), ValueError, r"Pooling.backward: argmax values must lie in \[0, 4\)"),
     ("poolb-argmax-negative", "maxpool_backward", (f64(1, 1, 2, 2), argmax(1, 1, 2, 2) - 1, (1, 1, 4, 4), 2, 2), ValueError, r"argmax values must lie in \[0, 4\)"),
     ("poolb-argmax-shape", "maxpool_backward", (f64(1, 1, 2, 2), argmax(1, 1, 2, 3), (1, 1, 4, 4), 2, 2), ValueError, r"argmax must have shape \(1, 1, 2, 2\), got \(1, 1, 2, 3\)"),
     ("poolb-dout-shape", "maxpool_backward", (f64(1, 1, 3, 3), argmax(1, 1, 3, 3), (1, 1, 4, 4), 2, 2), ValueError, r"Pooling.backward: dout must have shape \(1, 1, 2, 2\), got \(1, 1, 3, 3\)"),
