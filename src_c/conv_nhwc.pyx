@@ -181,17 +181,23 @@ def _backward_batch(const real[:, ::1] dout, const real[:, ::1] relu_out,
                     const real[:, :, :, ::1] x, const real[:, ::1] Km, real[:, :, :, ::1] dx,
                     real[:, ::1] dK_parts, real[:, ::1] db_parts, real[:, ::1] work,
                     tuple geom, Py_ssize_t chunk, bint relu, bint need_dx, int nthreads):
-    """Block j (images j*N//blocks ..) adds into dK_parts[j] and db_parts[j]."""
+    """Block j (images j*N//blocks ..) adds into dK_parts[j] and db_parts[j], and folds
+    into its images of dx; it zeroes those first (on its own thread, just before use)."""
     cdef Geometry g
     g.N, g.H, g.W, g.C, g.KH, g.KW, g.F, g.SH, g.SW, g.top, g.left, g.OH, g.OW = geom
     cdef Py_ssize_t P = g.OH * g.OW, blocks = dK_parts.shape[0]
-    cdef Py_ssize_t j, p, e, end
+    cdef Py_ssize_t j, p, e, end, i0, i1
     cdef real* cols = NULL
     with nogil, parallel(num_threads=nthreads):
         cols = &work[threadid(), 0]      # a chunk of patch rows, then room for the masked dout
         for j in prange(blocks, schedule="dynamic"):
-            p = (j * g.N // blocks) * P
-            end = ((j + 1) * g.N // blocks) * P
+            i0 = j * g.N // blocks
+            i1 = (j + 1) * g.N // blocks
+            memset(&dK_parts[j, 0], 0, dK_parts.shape[1] * sizeof(real))
+            if need_dx:
+                memset(&dx[i0, 0, 0, 0], 0, (i1 - i0) * g.H * g.W * g.C * sizeof(real))
+            p = i0 * P
+            end = i1 * P
             while p < end:
                 e = end if p + chunk > end else p + chunk
                 _backward_chunk(&x[0, 0, 0, 0], &Km[0, 0], &dout[0, 0], &relu_out[0, 0],
@@ -265,8 +271,8 @@ def conv2d_nhwc_backward(dout, x, kernel, strides, pads, relu_out=None, need_dx=
     blocks = min(N, max(BLOCKS, 2 * omp), max(1, PARTIALS_BYTES // (Kd * F * x.itemsize)))
     blocks = max(blocks, min(N, omp))
     need_dx = bool(need_dx)
-    dx = _buffers.zeros(x.shape if need_dx else (1, 1, 1, 1), x.dtype)
-    dK_parts = _buffers.zeros((blocks, Kd * F), x.dtype)
+    dx = _buffers.empty(x.shape if need_dx else (1, 1, 1, 1), x.dtype)     # zeroed block by block
+    dK_parts = _buffers.empty((blocks, Kd * F), x.dtype)
     db_parts = np.zeros((blocks, F), dtype=x.dtype)
     work = _buffers.empty((omp, chunk * Kd + (chunk * F if relu else 0)), x.dtype)
     r_out = relu_out.reshape(total, F) if relu else _NO_RELU_OUT[x.dtype.char]
@@ -471,6 +477,8 @@ def _unpool_batch(const real[:, :, :, ::1] dout, const int64_t[:, :, :, ::1] arg
     cdef int bad = 0
     with nogil, parallel(num_threads=nthreads):
         for n in prange(g.N, schedule="static"):
+            if not tiles:                # the image is added to: zero it first, on this thread
+                memset(&dx[n, 0, 0, 0], 0, g.H * g.W * g.C * sizeof(real))
             bad |= _unpool_image(&dout[0, 0, 0, 0], &arg[0, 0, 0, 0], &dx[0, 0, 0, 0], &g, n, tiles)
     return bad
 
@@ -512,7 +520,7 @@ def maxpool_nhwc_backward(dout, argmax, input_shape, pool_size, strides, pads):
     N, H, W, C, KH, KW, _, SH, SW, top, left, OH, OW = geom
     # windows side by side, without gaps or padding: each input value is written once
     tiles = (SH, SW) == (KH, KW) and (H, W) == (OH * KH, OW * KW) and top == left == 0
-    dx = (_buffers.empty if tiles else _buffers.zeros)(tuple(int(s) for s in input_shape), dout.dtype)
+    dx = _buffers.empty(tuple(int(s) for s in input_shape), dout.dtype)      # zeroed image by image if added to
     if _unpool_batch(dout, argmax, dx, geom, tiles, threads):
         raise ValueError(f"maxpool_nhwc_backward: argmax values must lie in [0, {KH * KW})")
     return dx

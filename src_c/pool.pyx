@@ -25,6 +25,7 @@ import numpy as np
 from cython.parallel cimport prange
 from cython cimport floating
 from libc.stdint cimport int64_t
+from libc.string cimport memset
 
 from fastnn import _backend, _buffers
 
@@ -200,7 +201,8 @@ cdef bint _backward(
     const floating[:, :, :, ::1] dout, const int64_t[:, :, :, ::1] arg, floating[:, :, :, ::1] dx,
     Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad, int threads,
 ) noexcept:
-    """dx (zeros on entry) from dout and argmax; True if an argmax value was out of range."""
+    """dx from dout and argmax, each plane zeroed by its thread first; True if an argmax
+    value was out of range."""
     cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
     cdef Py_ssize_t OH = dout.shape[2], OW = dout.shape[3]
     cdef Py_ssize_t plane, n, c
@@ -209,6 +211,7 @@ cdef bint _backward(
         for plane in prange(N * C, num_threads=threads, schedule="static"):
             n = plane // C
             c = plane % C
+            memset(&dx[n, c, 0, 0], 0, H * W * sizeof(floating))
             bad |= _unpool_plane(&dout[n, c, 0, 0], &arg[n, c, 0, 0], &dx[n, c, 0, 0],
                                  H, W, OH, OW, pool_h, pool_w, stride, pad)
     return bad != 0
@@ -240,7 +243,7 @@ def maxpool_backward(dout, argmax, input_shape, pool_h, pool_w, stride=2, pad=0)
     """
     cdef Py_ssize_t ph = pool_h, pw = pool_w, s = stride, p = pad
     cdef bint bad
-    dx = _buffers.zeros(tuple(input_shape), dout.dtype)
+    dx = _buffers.empty(tuple(input_shape), dout.dtype)       # each plane zeroed in the loop
     cdef int threads = _backend.threads_for(dx.size + dout.size, PARALLEL_MIN_WORK)
     if dout.dtype == np.float64:
         bad = _backward[double](dout, argmax, dx, ph, pw, s, p, threads)
