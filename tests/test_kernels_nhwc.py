@@ -351,3 +351,37 @@ def test_maxpool_errors(backend):
             kernels.maxpool_nhwc_backward(out, bad, x.shape, (2, 2), (2, 2))
     with pytest.raises(ValueError, match="MaxPooling2D.backward: dout must have shape"):
         kernels.maxpool_nhwc_backward(out[:, :1], arg, x.shape, (2, 2), (2, 2))
+
+
+def _stale(shape, dtype):
+    """Leave a NaN-filled array of this shape in the buffer pool, as a previous step may."""
+    from fastnn import _buffers
+    stale = _buffers.empty(shape, dtype)
+    stale[...] = np.nan
+    del stale
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gradients_added_into_are_zeroed_whatever_the_pool_holds(dtype):
+    """The gradients the kernels add into (the convolution's dx, a non-tiling max-pool's
+    dx) come from the buffer pool and are zeroed by the threads that fill them: a stale
+    buffer full of NaN must not leak into them."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((4, 64, 64, 8)).astype(dtype)          # 1 MB and more: pooled
+    K = rng.standard_normal((3, 3, 8, 5)).astype(dtype)
+    out = on("numpy", kernels.conv2d_nhwc_forward, x, K, np.zeros(5, dtype), (2, 2), (1, 1, 1, 1))
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    ref = on("numpy", kernels.conv2d_nhwc_backward, dout, x, K, (2, 2), (1, 1, 1, 1))
+    pooled, arg = on("numpy", kernels.maxpool_nhwc_forward, x, (3, 3), (2, 2), (0, 0, 0, 0))
+    dpool = rng.standard_normal(pooled.shape).astype(dtype)
+    pool_ref = on("numpy", kernels.maxpool_nhwc_backward, dpool, arg, x.shape, (3, 3), (2, 2), (0, 0, 0, 0))
+    for _ in range(2):
+        _stale(x.shape, dtype)
+        got = on("cython", kernels.conv2d_nhwc_backward, dout, x, K, (2, 2), (1, 1, 1, 1))
+        for g, r in zip(got, ref):
+            close(g, r, dtype)
+        del got
+        _stale(x.shape, dtype)
+        dx = on("cython", kernels.maxpool_nhwc_backward, dpool, arg, x.shape, (3, 3), (2, 2), (0, 0, 0, 0))
+        close(dx, pool_ref, dtype)
+        del dx

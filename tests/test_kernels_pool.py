@@ -144,3 +144,23 @@ def test_gradient_matches_numerical_gradient(backend, ph, pw, stride, pad, rng):
         x[i] = saved
         numerical[i] = (plus - minus) / (2 * h)
     np.testing.assert_allclose(dx, numerical, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_is_zeroed_whatever_the_pool_holds(dtype, rng):
+    """dx comes from the buffer pool and each plane is zeroed by the thread that fills it:
+    a stale NaN-filled buffer of the same shape must not leak into it."""
+    from fastnn import _buffers
+    x = rng.standard_normal((8, 30, 24, 24)).astype(dtype)          # 1 MB and more: pooled
+    with fastnn.use_backend("numpy"):
+        out, arg = kernels.maxpool_forward(x, 2, 2, 2, 0)
+        dout = rng.standard_normal(out.shape).astype(dtype)
+        ref = kernels.maxpool_backward(dout, arg, x.shape, 2, 2, 2, 0)
+    with fastnn.use_backend("cython"):
+        for _ in range(2):
+            stale = _buffers.empty(x.shape, dtype)
+            stale[...] = np.nan
+            del stale
+            dx = kernels.maxpool_backward(dout, arg, x.shape, 2, 2, 2, 0)
+            np.testing.assert_array_equal(dx, ref)
+            del dx
