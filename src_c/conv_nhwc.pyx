@@ -57,6 +57,13 @@ _INT_MAX = 2 ** 31 - 1
 _NO_RELU_OUT = {np.dtype(t).char: np.zeros((1, 1), dtype=t) for t in (np.float32, np.float64)}
 
 
+#: Short loops over channels run on chunks of at most this many values held in
+#: arrays on the stack (bias sums, pooling windows): the compiler then knows
+#: they alias nothing, and vectorizes them without run-time overlap checks.
+cdef enum:
+    CHANNEL_CHUNK = 64
+
+
 # --------------------------------------------------------------------------
 # Patch rows and their adjoint
 # --------------------------------------------------------------------------
@@ -140,15 +147,26 @@ cdef void _backward_chunk(const real* x, const real* Km, const real* dout, const
                           real* dx, real* dKm, real* db, real* cols, real* masked,
                           const Geometry* g, Py_ssize_t p0, Py_ssize_t p1,
                           bint relu, bint need_dx) noexcept nogil:
-    cdef Py_ssize_t Kd = g.KH * g.KW * g.C, F = g.F, Pc = p1 - p0, r, f
+    cdef Py_ssize_t Kd = g.KH * g.KW * g.C, F = g.F, Pc = p1 - p0, r, f, f0, fm
     cdef const real* d = dout + p0 * F
+    cdef real acc[CHANNEL_CHUNK]
     if relu:                             # the gradient through the ReLU, as relu_backward
         for r in range(Pc * F):
             masked[r] = relu_grad(dout[p0 * F + r], relu_out[p0 * F + r])
         d = masked
-    for r in range(Pc):
-        for f in range(F):
-            db[f] += d[r * F + f]
+    # db += column sums of d, a chunk of columns at a time in an array on the stack
+    # (the compiler then vectorizes the short rows without overlap checks)
+    f0 = 0
+    while f0 < F:
+        fm = F - f0 if F - f0 < CHANNEL_CHUNK else CHANNEL_CHUNK
+        for f in range(fm):
+            acc[f] = 0
+        for r in range(Pc):
+            for f in range(fm):
+                acc[f] += d[r * F + f0 + f]
+        for f in range(fm):
+            db[f0 + f] += acc[f]
+        f0 += fm
     _patch_rows(x, g, p0, p1, cols)
     # dKm (Kd, F) += cols^T (Kd, Pc) @ d (Pc, F)
     matmul_rm(c'T', c'N', <int>Kd, <int>F, <int>Pc, 1, cols, <int>Kd, d, <int>F, 1, dKm, <int>F)
@@ -323,13 +341,6 @@ cdef void _pool_window_exact(const real* x, real* best, int64_t* where, const Ge
 #: scratch rows exactly (float32 holds integers exactly up to 2**24).
 cdef enum:
     EXACT_POSITIONS = 16777216
-
-
-#: Channels are pooled in chunks of at most this many, in arrays on the stack:
-#: the compiler then knows they alias nothing, and the short loops over a
-#: window's channels vectorize without run-time overlap checks.
-cdef enum:
-    CHANNEL_CHUNK = 64
 
 
 cdef void _pool_image(const real* x, real* out, int64_t* arg, const Geometry* g,

@@ -83,6 +83,25 @@ def test_compiled_matches_numpy_on_random_shapes(dtype, seed, threading_mode):
             close(g[2], r[2], dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("F", [64, 70, 130])
+def test_more_filters_than_one_chunk_of_bias_sums(F, dtype, threading_mode):
+    """The bias gradient is summed over chunks of 64 filters: 64, 70 and 130 filters,
+    with and without the ReLU, against the NumPy twin."""
+    rng = np.random.default_rng(F)
+    x = rng.standard_normal((3, 9, 8, 2)).astype(dtype)
+    kernel = rng.standard_normal((3, 2, 2, F)).astype(dtype)
+    bias = rng.standard_normal(F).astype(dtype)
+    for relu in (False, True):
+        out = on("numpy", kernels.conv2d_nhwc_forward, x, kernel, bias, (1, 2), (1, 1, 0, 1), relu)
+        dout = rng.standard_normal(out.shape).astype(dtype)
+        relu_out = out if relu else None
+        r = on("numpy", kernels.conv2d_nhwc_backward, dout, x, kernel, (1, 2), (1, 1, 0, 1), relu_out)
+        g = on("cython", kernels.conv2d_nhwc_backward, dout, x, kernel, (1, 2), (1, 1, 0, 1), relu_out)
+        for a, b in zip(g, r):
+            close(a, b, dtype)
+
+
 def test_batch_of_one_and_large_first_layer(threading_mode):
     """The tutorial's first layer geometry (11x11 stride 4) on a small image, batch 1."""
     rng = np.random.default_rng(7)
