@@ -63,7 +63,8 @@ def test_forward_split_along_the_inner_dimension(N, D, M, threads, dtype, rng, m
         for relu in (False, True):
             ref, got = on_both_backends("affine_forward", x, W, b, relu)
             assert_close(got, ref, dtype)
-            np.testing.assert_array_equal(kernels.affine_forward(x, W, b, relu=relu), got)
+            with fastnn.use_backend("cython"):            # the same numbers on every call
+                np.testing.assert_array_equal(kernels.affine_forward(x, W, b, relu=relu), got)
     finally:
         _backend.set_num_threads(previous)
 
