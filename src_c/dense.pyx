@@ -17,8 +17,9 @@ batch 100 through 784->512 took 1.48 ms against NumPy's 0.69 ms: each of
 the two threads packed all of W. When the inner dimension is much longer
 than both sides of out (a Dense after Flatten: 100x5408 @ 5408x100), blocks
 of it instead: each thread multiplies its share of x's columns by its share
-of W's rows, and the partial products are added in thread order. Backward: half of the threads take rows
-of dx, the other half rows of dW, i.e. columns of x. BLAS itself stays on
+of W's rows, and the partial products are added in thread order.
+Backward: half of the threads take rows of dx, the other half rows of dW,
+i.e. columns of x. BLAS itself stays on
 one thread (``fastnn._blas``): letting OpenBLAS thread these products made
 its worker threads spin through the following convolution kernels and
 slowed a DeepConvNet step by about 40%.
@@ -233,8 +234,8 @@ def affine_forward(x, W, b, relu=False):
     out = _buffers.empty((N, M), x.dtype)
     threads = _backend.threads_for(N * D * M, PARALLEL_MIN_MADDS)
     # A long inner dimension (a Dense after Flatten: 100 x 5408 @ 5408 x 100) is
-    # split along D: cut by rows or columns, every thread would pack the whole
-    # of the other operand, which there is as large as its own share.
+    # split along D: cut by rows or by columns of out, each thread would pack
+    # all of one operand, which here is as large as the other.
     split_d = threads > 1 and D >= SPLIT_D_RATIO * max(N, M)
     partial = np.empty((threads - 1 if split_d else 0, N, M), dtype=x.dtype)
     with one_blas_thread():
