@@ -228,18 +228,12 @@ def maxpool_backward(dout, argmax, input_shape, pool_h, pool_w, stride=2, pad=0)
     if not isinstance(argmax, np.ndarray) or argmax.dtype != np.int64:
         raise TypeError(f"{where}: argmax must be the int64 array from maxpool_forward")
     chk.shape_is(where, "argmax", argmax, expected)
-    message = f"{where}: argmax values must lie in [0, {pool_h * pool_w})"
     fn = _impl("maxpool_backward")
-    args = (np.ascontiguousarray(dout), np.ascontiguousarray(argmax), shape,
-            int(pool_h), int(pool_w), int(stride), int(pad))
-    if fn is numpy_kernels.maxpool_backward:
-        if argmax.size and (argmax.min() < 0 or argmax.max() >= pool_h * pool_w):
-            raise ValueError(message)
-        return fn(*args)
-    try:       # the compiled kernel checks the range in its own loop (two passes fewer)
-        return fn(*args)
-    except ValueError:
-        raise ValueError(message) from None
+    return chk.run_argmax_checked(
+        where, fn, fn is not numpy_kernels.maxpool_backward, argmax, pool_h * pool_w,
+        np.ascontiguousarray(dout), np.ascontiguousarray(argmax), shape,
+        int(pool_h), int(pool_w), int(stride), int(pad),
+    )
 
 
 # --------------------------------------------------------------------------

@@ -161,3 +161,23 @@ def labels_in_range(where, labels, k):
         raise ValueError(
             f"{where}: labels must lie in [0, {k}), got values in [{labels.min()}, {labels.max()}]"
         )
+
+
+def run_argmax_checked(where, fn, compiled, argmax, window, *args):
+    """Run a max-pool backward kernel ``fn(*args)`` whose argmax must lie in [0, window).
+
+    The NumPy kernel gets the check here first (two passes over argmax); a
+    compiled kernel checks the range in its own loop and raises ValueError,
+    which becomes the same message.
+    """
+    message = f"{where}: argmax values must lie in [0, {window})"
+    if not compiled:
+        if argmax.size and (argmax.min() < 0 or argmax.max() >= window):
+            raise ValueError(message)
+        return fn(*args)
+    try:
+        return fn(*args)
+    except ValueError as exc:
+        if "argmax values must lie in" not in str(exc):
+            raise
+        raise ValueError(message) from None

@@ -254,13 +254,7 @@ def maxpool_nhwc_backward(dout, argmax, input_shape, pool_size=(2, 2), strides=(
     if not isinstance(argmax, np.ndarray) or argmax.dtype != np.int64:
         raise TypeError(f"{where}: argmax must be the int64 array from maxpool_nhwc_forward")
     chk.shape_is(where, "argmax", argmax, out_shape)
-    message = f"{where}: argmax values must lie in [0, {pool_size[0] * pool_size[1]})"
     fn = _impl("maxpool_nhwc_backward")
-    if fn is numpy_conv_nhwc.maxpool_nhwc_backward:
-        if argmax.size and (argmax.min() < 0 or argmax.max() >= pool_size[0] * pool_size[1]):
-            raise ValueError(message)
-        return fn(np.ascontiguousarray(dout), argmax, shape, pool_size, strides, pads)
-    try:       # the compiled kernel checks the range in its own pass (two more passes cost 10%)
-        return fn(np.ascontiguousarray(dout), np.ascontiguousarray(argmax), shape, pool_size, strides, pads)
-    except ValueError:
-        raise ValueError(message) from None
+    return chk.run_argmax_checked(
+        where, fn, fn is not numpy_conv_nhwc.maxpool_nhwc_backward, argmax, pool_size[0] * pool_size[1],
+        np.ascontiguousarray(dout), np.ascontiguousarray(argmax), shape, pool_size, strides, pads)
