@@ -101,14 +101,6 @@ cdef void _relu_in_place(real[:, ::1] out) noexcept nogil:
             out[i, j] = relu_value(out[i, j])
 
 
-cdef void _relu_grad_2d(const real[:, ::1] dout, const real[:, ::1] out, real[:, ::1] dz) noexcept nogil:
-    """dz = dout where out > 0, else 0 (the gradient through a fused ReLU)."""
-    cdef Py_ssize_t N = dout.shape[0], M = dout.shape[1], i, j
-    for i in range(N):
-        for j in range(M):
-            dz[i, j] = relu_grad(dout[i, j], out[i, j])
-
-
 cdef void _affine_forward(const real[:, ::1] x, const real[:, ::1] W, const real[::1] b,
                           real[:, ::1] out, int threads, bint relu, real[:, :, ::1] partial) noexcept:
     """out = x @ W + b, then max(out, 0) if relu.
@@ -246,23 +238,14 @@ def affine_forward(x, W, b, relu=False):
     return out
 
 
-def affine_backward(dout, x, W, need_dx=True, relu_out=None):
+def affine_backward(dout, x, W, need_dx=True):
     """dout: (N, M) -> (dx = dout @ W.T (N, D), dW = x.T @ dout (D, M), db (M,)).
 
     need_dx=False: None in place of dx, which is not computed.
-    relu_out: the output of ``affine_forward(..., relu=True)``; dout is first
-    taken through the ReLU (0 where relu_out is not > 0), in one compiled pass.
     """
     N, D = x.shape
     M = W.shape[1]
     _check_blas_size("Affine.backward", N, D, M)
-    if relu_out is not None:
-        dz = np.empty_like(dout)
-        if dout.dtype == np.float64:
-            _relu_grad_2d[double](dout, relu_out, dz)
-        else:
-            _relu_grad_2d[float](dout, relu_out, dz)
-        dout = dz
     if blas_may_thread():                # a dense-only network: BLAS threads the products
         return (np.matmul(dout, W.T) if need_dx else None), np.matmul(x.T, dout), np.sum(dout, axis=0)
     # the products overwrite dx and dW (beta = 0); an empty product leaves them zero

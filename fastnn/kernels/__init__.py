@@ -265,8 +265,8 @@ def affine_backward(dout, x, W, need_dx=True, relu_out=None):
     need_dx=False: dx is not computed and None is returned in its place
     (the first layer of a network, whose input needs no gradient).
     relu_out: the output of ``affine_forward(..., relu=True)``; dout is then the
-    gradient w.r.t. that ReLU's output, taken through it first (as
-    ``relu_backward(dout, relu_out)``), in the same call.
+    gradient w.r.t. that ReLU's output, taken through it first by the backend's
+    ``relu_backward`` kernel, in the same call.
     """
     where = "Affine.backward"
     x = chk.float_array(where, "input", x, ndim=2)
@@ -282,7 +282,8 @@ def affine_backward(dout, x, W, need_dx=True, relu_out=None):
         relu_out = chk.float_array(where, "relu_out", relu_out, ndim=2)
         chk.shape_is(where, "relu_out", relu_out, dout.shape)
         dout, x, W, relu_out = _same_dtype(dout, x, W, relu_out)
-    return _impl("affine_backward")(dout, x, W, need_dx, relu_out)
+        dout = _impl("relu_backward")(dout, relu_out)
+    return _impl("affine_backward")(dout, x, W, need_dx)
 
 
 # --------------------------------------------------------------------------

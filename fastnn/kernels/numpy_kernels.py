@@ -162,15 +162,11 @@ def affine_forward(x, W, b, relu=False):
     return relu_forward(out) if relu else out
 
 
-def affine_backward(dout, x, W, need_dx=True, relu_out=None):
+def affine_backward(dout, x, W, need_dx=True):
     """dout: (N, M) -> (dx = dout @ W.T (N, D), dW = x.T @ dout (D, M), db (M,)).
 
     need_dx=False: None in place of dx, which is not computed.
-    relu_out: the output of ``affine_forward(..., relu=True)``; dout is first
-    taken through that ReLU.
     """
-    if relu_out is not None:
-        dout = relu_backward(dout, relu_out)
     return (dout @ W.T if need_dx else None), x.T @ dout, np.sum(dout, axis=0)
 
 
