@@ -247,7 +247,7 @@ def affine_backward(dout, x, W, need_dx=True):
     M = W.shape[1]
     _check_blas_size("Affine.backward", N, D, M)
     if blas_may_thread():                # a dense-only network: BLAS threads the products
-        return (np.matmul(dout, W.T) if need_dx else None), np.matmul(x.T, dout), np.sum(dout, axis=0)
+        return (np.matmul(dout, W.T) if need_dx else None), np.matmul(x.T, dout), dout.sum(axis=0)
     # the products overwrite dx and dW (beta = 0); an empty product leaves them zero
     fill = _buffers.zeros if N * D * M == 0 else _buffers.empty
     dx = fill((N, D) if need_dx else (0, D), x.dtype)

@@ -103,8 +103,9 @@ class Graph:
     def backward(self, douts, fused, need_input_grads=True):
         """douts: gradient per output; fused[i]: douts[i] is w.r.t. the output's pre-activation.
 
-        Leaves the weight gradients in each layer's ``grads``; returns the gradient w.r.t. each input
-        (zeros where ``need_input_grads=False`` let the first layers skip computing it).
+        Leaves the weight gradients in each layer's ``grads``; returns the gradient w.r.t. each input,
+        or None with ``need_input_grads=False`` (a model's own training step, which lets the first
+        layers skip computing them).
         """
         with threaded_blas(self.dense_only):
             return self._backward(douts, fused, need_input_grads)
@@ -161,5 +162,7 @@ class Graph:
         for layer, acc in shared_grads.values():
             layer.grads = acc
         add_variable_grads(self)
+        if not need_input_grads:
+            return None
         return [grads[id(t)] if id(t) in grads else np.zeros(shape, dtype)
                 for t, (shape, dtype) in zip(self.inputs, self._input_like)]

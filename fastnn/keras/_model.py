@@ -334,7 +334,7 @@ class Model:
                 douts.append(g if lw == 1.0 else g * lw)
         for objs, out, y in zip(self._metric_objs, outs, ys):
             for key, m in objs:
-                sums[key] = float(np.sum(m.per_sample(y, out)))
+                sums[key] = float(m.per_sample(y, out).sum())
         if training:
             graph.backward(douts, self._fused, need_input_grads=False)
             keys, params = self._trainable()

@@ -24,6 +24,12 @@ def _rows(a):
     return a.reshape(-1, a.shape[-1])
 
 
+def _clip(p):
+    """Probabilities clipped to [EPS, 1 - EPS] (NaN stays NaN), as np.clip but without its
+    argument handling, which costs more than the arithmetic on a batch's outputs."""
+    return np.minimum(np.maximum(p, EPS), 1 - EPS)
+
+
 def _weights_per_value(w, shape):
     """Sample weights (N,) broadcast to an array of ``shape`` (N, ...)."""
     return w.reshape((-1,) + (1,) * (len(shape) - 1))
@@ -80,7 +86,7 @@ class Loss:
         per = self.per_sample(t, y)
         if w is not None:
             per = per * w
-        return float(np.sum(per) / per.shape[0])
+        return float(per.sum() / per.shape[0])
 
     def grad(self, t, y, w=None):
         """d value / d y, same shape as y."""
@@ -228,12 +234,12 @@ class BinaryCrossentropy(Loss):
         return t
 
     def elementwise(self, t, y):
-        p = np.clip(y, EPS, 1 - EPS)
+        p = _clip(y)
         return -(t * np.log(p) + (1 - t) * np.log(1 - p))
 
     def elementwise_grad(self, t, y):
         inside = (y > EPS) & (y < 1 - EPS)
-        p = np.clip(y, EPS, 1 - EPS)
+        p = _clip(y)
         return np.where(inside, (p - t) / (p * (1 - p)), 0)
 
     def fused_grad(self, t, y, w=None):
@@ -261,7 +267,7 @@ class CategoricalCrossentropy(Loss):
         return super().prepare_targets(y, output_shape, where)
 
     def elementwise(self, t, y):
-        p = np.clip(y / np.sum(y, axis=-1, keepdims=True), EPS, 1 - EPS)
+        p = _clip(y / np.sum(y, axis=-1, keepdims=True))
         return -np.sum(t * np.log(p), axis=-1, keepdims=True)
 
     def elementwise_grad(self, t, y):
@@ -271,7 +277,7 @@ class CategoricalCrossentropy(Loss):
         p = y / s
         inside = (p > EPS) & (p < 1 - EPS)
         tg = np.where(inside, t, 0)
-        return (np.sum(tg, axis=-1, keepdims=True) - tg / np.clip(p, EPS, 1 - EPS)) / s
+        return (np.sum(tg, axis=-1, keepdims=True) - tg / _clip(p)) / s
 
     def grad(self, t, y, w=None):
         # elementwise() keeps one value per row, so only the rows count here.
@@ -318,7 +324,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         # only the labelled probability of each row is normalised, clipped and logged
         rows = _rows(y)
         picked = rows[np.arange(rows.shape[0]), t.reshape(-1)]
-        p = np.clip(picked / np.sum(rows, axis=-1), EPS, 1 - EPS)
+        p = _clip(picked / rows.sum(axis=-1))
         return -np.log(p).reshape(t.shape + (1,))
 
     def elementwise_grad(self, t, y):

@@ -122,7 +122,11 @@ def _same_dtype(*arrays):
     (np.asarray with order="C", not np.ascontiguousarray, which turns a 0-d
     array into shape (1,).)
     """
-    dtype = chk.common_dtype(*arrays)
+    dtype = arrays[0].dtype
+    for a in arrays:
+        if a.dtype != dtype:
+            dtype = chk.common_dtype(*arrays)
+            break
     return [np.asarray(a, dtype=dtype, order="C") for a in arrays]
 
 
@@ -370,23 +374,27 @@ def _update_args(where, param, *others):
     order in which a backend reads and writes them. Mixed float dtypes are
     allowed; see ``_in_place``.
     """
-    if not isinstance(param, np.ndarray) or param.dtype not in chk.FLOAT_DTYPES:
+    if not isinstance(param, np.ndarray) or param.dtype not in chk.FLOAT_DTYPE_SET:
         raise TypeError(f"{where}: parameters must be float32/float64 arrays, got {type(param).__name__}")
-    named = [("parameters", param)]
+    names, arrays = ["parameters"], [param]
     for name, a in others:
         a = chk.float_array(where, name, a)
         chk.shape_is(where, name, a, param.shape)
-        named.append((name, a))
-    for name, a in named:
+        names.append(name)
+        arrays.append(a)
+    for name, a in zip(names, arrays):
         if name != "grad" and not a.flags.writeable:
             raise ValueError(f"{where}: the {name} array is read-only; the update writes it in place")
-    for i, (name_a, a) in enumerate(named):
-        for name_b, b in named[i + 1:]:
+    n = len(arrays)
+    for i in range(n - 1):
+        a = arrays[i]
+        for j in range(i + 1, n):
+            b = arrays[j]
             if a.size and b.size and np.may_share_memory(a, b) and np.shares_memory(a, b):
                 raise ValueError(
-                    f"{where}: {name_a} and {name_b} share memory; each must be an array of its own"
+                    f"{where}: {names[i]} and {names[j]} share memory; each must be an array of its own"
                 )
-    return [a for _, a in named[1:]]
+    return arrays[1:]
 
 
 def _in_place(fn_name, param, grad, states, *scalars):
@@ -402,7 +410,7 @@ def _in_place(fn_name, param, grad, states, *scalars):
     fn = _impl(fn_name)
     compiled = fn is not getattr(numpy_kernels, fn_name)
     dtype = param.dtype
-    written = [param] + list(states)
+    written = [param, *states]
     if compiled:
         grad = np.ascontiguousarray(grad, dtype=dtype)
         work = [np.ascontiguousarray(a, dtype=dtype) for a in written]

@@ -9,6 +9,10 @@ import numbers
 import numpy as np
 
 FLOAT_DTYPES = (np.float32, np.float64)
+#: The same, as a set of dtypes: a set lookup is the cheapest test (these
+#: checks run several times per layer per step), and like ``==`` it refuses
+#: non-native byte orders.
+FLOAT_DTYPE_SET = frozenset(np.dtype(t) for t in FLOAT_DTYPES)
 
 
 def float_array(where, name, a, ndim=None):
@@ -17,14 +21,14 @@ def float_array(where, name, a, ndim=None):
     Lists of numbers become float64 arrays; integer, bool, complex and object
     arrays are refused rather than silently converted.
     """
-    if isinstance(a, np.floating):
-        a = np.asarray(a)  # a NumPy float scalar keeps its dtype (float32 stays float32)
     if not isinstance(a, np.ndarray):
-        if isinstance(a, (list, tuple, numbers.Real)):
+        if isinstance(a, np.floating):
+            a = np.asarray(a)  # a NumPy float scalar keeps its dtype (float32 stays float32)
+        elif isinstance(a, (list, tuple, numbers.Real)):
             a = np.asarray(a, dtype=np.float64)
         else:
             raise TypeError(f"{where}: {name} must be a NumPy array, got {type(a).__name__}")
-    if a.dtype not in FLOAT_DTYPES:
+    if a.dtype not in FLOAT_DTYPE_SET:
         raise TypeError(f"{where}: {name} must be float32 or float64, got dtype {a.dtype}")
     if ndim is not None and a.ndim != ndim:
         raise ValueError(f"{where}: {name} must be {ndim}-D, got shape {a.shape}")

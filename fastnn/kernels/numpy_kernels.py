@@ -167,7 +167,7 @@ def affine_backward(dout, x, W, need_dx=True):
 
     need_dx=False: None in place of dx, which is not computed.
     """
-    return (dout @ W.T if need_dx else None), x.T @ dout, np.sum(dout, axis=0)
+    return (dout @ W.T if need_dx else None), x.T @ dout, dout.sum(axis=0)
 
 
 # --------------------------------------------------------------------------
