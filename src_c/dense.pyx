@@ -159,15 +159,10 @@ cdef void _affine_backward(const real[:, ::1] dout, const real[:, ::1] x, const 
                            bint need_dx) noexcept:
     """db, dW and (if need_dx) dx of affine_backward."""
     cdef Py_ssize_t N = x.shape[0], D = x.shape[1], M = W.shape[1]
-    cdef Py_ssize_t i, j, blk
+    cdef Py_ssize_t blk
     cdef int dx_threads = (threads + 1) // 2 if need_dx else 0
     with nogil:
-        # db = sum of dout over the batch, row by row as NumPy's sum(axis=0) does.
-        for j in range(M):
-            db[j] = 0
-        for i in range(N):
-            for j in range(M):
-                db[j] += dout[i, j]
+        _column_sums(dout, db)
         if N == 0 or M == 0 or D == 0:
             return                       # empty products: dx and dW stay zero
         if threads == 1:
@@ -187,6 +182,16 @@ cdef void _affine_backward(const real[:, ::1] dout, const real[:, ::1] x, const 
             else:                        # dW[r0:r1] = x[:, r0:r1]^T @ dout, rows of dW
                 _dW_rows(x, dout, dW, _block_start(blk - dx_threads, threads - dx_threads, D),
                          _block_start(blk - dx_threads + 1, threads - dx_threads, D))
+
+
+cdef void _column_sums(const real[:, ::1] dout, real[::1] db) noexcept nogil:
+    """db = sum of dout over the batch, row by row as NumPy's sum(axis=0) does."""
+    cdef Py_ssize_t N = dout.shape[0], M = dout.shape[1], i, j
+    for j in range(M):
+        db[j] = 0
+    for i in range(N):
+        for j in range(M):
+            db[j] += dout[i, j]
 
 
 cdef inline void _dx_rows(const real[:, ::1] dout, const real[:, ::1] W, real[:, ::1] dx,
@@ -247,7 +252,12 @@ def affine_backward(dout, x, W, need_dx=True):
     M = W.shape[1]
     _check_blas_size("Affine.backward", N, D, M)
     if blas_may_thread():                # a dense-only network: BLAS threads the products
-        return (np.matmul(dout, W.T) if need_dx else None), np.matmul(x.T, dout), dout.sum(axis=0)
+        db = np.empty(M, dtype=x.dtype)
+        if x.dtype == np.float64:        # (a compiled loop: np.sum's set-up costs more at batch 32)
+            _column_sums[double](dout, db)
+        else:
+            _column_sums[float](dout, db)
+        return (np.matmul(dout, W.T) if need_dx else None), np.matmul(x.T, dout), db
     # the products overwrite dx and dW (beta = 0); an empty product leaves them zero
     fill = _buffers.zeros if N * D * M == 0 else _buffers.empty
     dx = fill((N, D) if need_dx else (0, D), x.dtype)

@@ -216,3 +216,24 @@ def test_gradients_match_numerical_gradients(backend, rng):
     np.testing.assert_allclose(dx, numerical_gradient(loss, x), rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(dW, numerical_gradient(loss, W), rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(db, numerical_gradient(loss, b), rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threaded", [False, True])
+@pytest.mark.parametrize("N, M", [(32, 300), (100, 10), (1, 3), (0, 4)])
+def test_bias_gradient_is_numpys_sum_over_the_batch(N, M, dtype, threaded, rng):
+    """db is dout.sum(axis=0) bit for bit (the same order of additions: row by
+    row), whether the products are split over fastnn's threads or left to BLAS;
+    the values mix magnitudes so that another order would round differently."""
+    from fastnn._blas import threaded_blas
+    D = 7
+    x = rng.standard_normal((N, D)).astype(dtype)
+    W = rng.standard_normal((D, M)).astype(dtype)
+    dout = (rng.standard_normal((N, M)) * 10.0 ** rng.integers(-6, 7, (N, M))).astype(dtype)
+    with threaded_blas(threaded):
+        for backend in ("numpy", "cython"):
+            with fastnn.use_backend(backend):
+                for need_dx in (True, False):
+                    db = kernels.affine_backward(dout, x, W, need_dx)[2]
+                    np.testing.assert_array_equal(db, np.sum(dout, axis=0))
+                    assert db.dtype == dtype and db.shape == (M,)
