@@ -307,11 +307,11 @@ def conv2d_nhwc_backward(dout, x, kernel, strides, pads, relu_out=None, need_dx=
 # --------------------------------------------------------------------------
 # Max pooling, NHWC (twins of numpy_conv_nhwc.maxpool_nhwc_*)
 # --------------------------------------------------------------------------
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t
 from libc.math cimport INFINITY
 
 
-cdef void _pool_window_exact(const real* x, real* best, int64_t* where, const Geometry* g,
+cdef void _pool_window_exact(const real* x, real* best, int32_t* where, const Geometry* g,
                              Py_ssize_t n, Py_ssize_t oy, Py_ssize_t ox) noexcept nogil:
     """One window, every channel, the way np.argmax sees the padded window: padding
     is -inf and comes in window order; a NaN wins, the first NaN."""
@@ -343,7 +343,7 @@ cdef enum:
     EXACT_POSITIONS = 16777216
 
 
-cdef void _pool_image(const real* x, real* out, int64_t* arg, const Geometry* g,
+cdef void _pool_image(const real* x, real* out, int32_t* arg, const Geometry* g,
                       Py_ssize_t n) noexcept nogil:
     """out, arg of image n: per window and channel, the first maximum (padding is -inf;
     a NaN wins, the first NaN as np.argmax).
@@ -402,13 +402,13 @@ cdef void _pool_image(const real* x, real* out, int64_t* arg, const Geometry* g,
                             pos[c] = pos[c] + ((pos[c] < 0) & (src[c] == best[c])) * (k - pos[c])
                 for c in range(m):
                     out[w + c0 + c] = best[c]
-                    arg[w + c0 + c] = <int>pos[c]       # via int: a conversion SSE2 vectorizes
+                    arg[w + c0 + c] = <int32_t>pos[c]   # float -> int32: a conversion SSE2 vectorizes
                 c0 += m
             if odd:
                 _pool_window_exact(x, out + w, arg + w, g, n, oy, ox)
 
 
-cdef int _unpool_image(const real* dout, const int64_t* arg, real* dx, const Geometry* g,
+cdef int _unpool_image(const real* dout, const int32_t* arg, real* dx, const Geometry* g,
                        Py_ssize_t n, bint tiles) noexcept nogil:
     """dx of image n += each dout value at its window's maximum: per window element k,
     a masked add over the channels, with the window's dout values and positions (as
@@ -424,7 +424,7 @@ cdef int _unpool_image(const real* dout, const int64_t* arg, real* dx, const Geo
     raises (dx holds no meaning; the writes stay inside the windows whatever the
     values)."""
     cdef Py_ssize_t C = g.C, oy, ox, ky, kx, y, xx, c, c0, m, o
-    cdef int64_t a, window = g.KH * g.KW
+    cdef int32_t a, window = g.KH * g.KW
     cdef real k, v
     cdef real* d
     cdef real pos[CHANNEL_CHUNK]
@@ -440,7 +440,7 @@ cdef int _unpool_image(const real* dout, const int64_t* arg, real* dx, const Geo
                 for c in range(m):
                     a = arg[o + c0 + c]
                     bad = bad | (a < 0) | (a >= window)
-                    pos[c] = <real><int>a          # via int: conversions SSE2 vectorizes
+                    pos[c] = <real>a               # int32 -> float: a conversion SSE2 vectorizes
                     val[c] = dout[o + c0 + c]
                     v = val[c] - val[c]                # 0 for a finite value, NaN otherwise
                     finite = finite & (v == 0)
@@ -470,7 +470,7 @@ cdef int _unpool_image(const real* dout, const int64_t* arg, real* dx, const Geo
     return bad
 
 
-def _pool_batch(const real[:, :, :, ::1] x, real[:, :, :, ::1] out, int64_t[:, :, :, ::1] arg,
+def _pool_batch(const real[:, :, :, ::1] x, real[:, :, :, ::1] out, int32_t[:, :, :, ::1] arg,
                 tuple geom, int nthreads):
     cdef Geometry g
     g.N, g.H, g.W, g.C, g.KH, g.KW, g.F, g.SH, g.SW, g.top, g.left, g.OH, g.OW = geom
@@ -480,7 +480,7 @@ def _pool_batch(const real[:, :, :, ::1] x, real[:, :, :, ::1] out, int64_t[:, :
             _pool_image(&x[0, 0, 0, 0], &out[0, 0, 0, 0], &arg[0, 0, 0, 0], &g, n)
 
 
-def _unpool_batch(const real[:, :, :, ::1] dout, const int64_t[:, :, :, ::1] arg, real[:, :, :, ::1] dx,
+def _unpool_batch(const real[:, :, :, ::1] dout, const int32_t[:, :, :, ::1] arg, real[:, :, :, ::1] dx,
                   tuple geom, bint tiles, int nthreads):
     cdef Geometry g
     g.N, g.H, g.W, g.C, g.KH, g.KW, g.F, g.SH, g.SW, g.top, g.left, g.OH, g.OW = geom
@@ -513,11 +513,11 @@ def _pool_geometry(where, shape, pool_size, strides, pads):
 
 
 def maxpool_nhwc_forward(x, pool_size, strides, pads):
-    """x (N,H,W,C) -> (out (N,OH,OW,C), argmax (N,OH,OW,C) int64, index ky*PW+kx in the window)."""
+    """x (N,H,W,C) -> (out (N,OH,OW,C), argmax (N,OH,OW,C) int32, index ky*PW+kx in the window)."""
     geom, threads = _pool_geometry("maxpool_nhwc_forward", x.shape, pool_size, strides, pads)
     N, OH, OW, C = geom[0], geom[11], geom[12], geom[3]
     out = _buffers.empty((N, OH, OW, C), x.dtype)
-    arg = _buffers.empty((N, OH, OW, C), np.int64)
+    arg = _buffers.empty((N, OH, OW, C), np.int32)
     _pool_batch(x, out, arg, geom, threads)
     return out, arg
 

@@ -361,11 +361,19 @@ def test_maxpool_errors(backend):
     with pytest.raises(ValueError, match="MaxPooling2D.forward: window 5x2 is larger"):
         kernels.maxpool_nhwc_forward(x, (5, 2), (1, 1), (0, 0, 0, 0))
     out, arg = kernels.maxpool_nhwc_forward(x, (2, 2), (2, 2))
-    with pytest.raises(TypeError, match="MaxPooling2D.backward: argmax must be the int64 array"):
-        kernels.maxpool_nhwc_backward(out, arg.astype(np.int32), x.shape, (2, 2), (2, 2))
-    # out of range, also where int32 would wrap to a valid position (2**32 + 1), and in
-    # one value only (the compiled kernel checks the range in its own loop)
-    for bad in (arg + 4, arg - 1, arg + 2 ** 32 + 1, np.where(np.arange(arg.size).reshape(arg.shape) == 5, 9, arg)):
+    assert arg.dtype == np.int32
+    # a window of more positions than int32 holds (a view: nothing that size is allocated)
+    huge = np.lib.stride_tricks.as_strided(np.zeros(1), shape=(1, 46341, 46341, 1), strides=(0, 0, 0, 0))
+    with pytest.raises(ValueError, match=r"MaxPooling2D.forward: window 46341x46341 has more than 2\*\*31 - 1"):
+        kernels.maxpool_nhwc_forward(huge, (46341, 46341), (1, 1))
+    for wrong in (arg.astype(np.int64), arg.astype(np.int16), arg.astype(np.float32)):
+        with pytest.raises(TypeError, match="MaxPooling2D.backward: argmax must be the int32 array"):
+            kernels.maxpool_nhwc_backward(out, wrong, x.shape, (2, 2), (2, 2))
+    # out of range, at the ends of int32, and in one value only (the compiled kernel
+    # checks the range in its own loop)
+    ends = np.iinfo(np.int32)
+    for bad in (arg + 4, arg - 1, np.full_like(arg, ends.max), np.full_like(arg, ends.min),
+                np.where(np.arange(arg.size).reshape(arg.shape) == 5, 9, arg)):
         with pytest.raises(ValueError, match=r"MaxPooling2D.backward: argmax values must lie in \[0, 4\)"):
             kernels.maxpool_nhwc_backward(out, bad, x.shape, (2, 2), (2, 2))
     with pytest.raises(ValueError, match="MaxPooling2D.backward: dout must have shape"):

@@ -225,6 +225,8 @@ def _pool_args(where, shape, pool_size, strides, pads):
     if max(top, bottom) >= ph or max(left, right) >= pw:
         raise ValueError(f"{where}: pads {pads} must be smaller than the window {ph}x{pw} "
                          "(a window of padding only has no maximum)")
+    if ph * pw > chk.MAX_WINDOW:             # argmax holds positions in the window as int32
+        raise ValueError(f"{where}: window {ph}x{pw} has more than 2**31 - 1 values")
     if ph > H + top + bottom or pw > W + left + right:
         raise ValueError(f"{where}: window {ph}x{pw} is larger than the padded input "
                          f"{H + top + bottom}x{W + left + right}")
@@ -234,7 +236,7 @@ def _pool_args(where, shape, pool_size, strides, pads):
 
 
 def maxpool_nhwc_forward(x, pool_size=(2, 2), strides=(2, 2), pads=(0, 0, 0, 0)):
-    """x (N,H,W,C) -> (out (N,OH,OW,C), argmax (N,OH,OW,C) int64, index ky*PW+kx within the window).
+    """x (N,H,W,C) -> (out (N,OH,OW,C), argmax (N,OH,OW,C) int32, index ky*PW+kx within the window).
 
     pads (top, bottom, left, right) count as -inf: padding never wins.
     """
@@ -251,8 +253,8 @@ def maxpool_nhwc_backward(dout, argmax, input_shape, pool_size=(2, 2), strides=(
     shape = chk.input_shape_4d(where, input_shape)
     pool_size, strides, pads, out_shape = _pool_args(where, shape, pool_size, strides, pads)
     chk.shape_is(where, "dout", dout, out_shape)
-    if not isinstance(argmax, np.ndarray) or argmax.dtype != np.int64:
-        raise TypeError(f"{where}: argmax must be the int64 array from maxpool_nhwc_forward")
+    if not isinstance(argmax, np.ndarray) or argmax.dtype != np.int32:
+        raise TypeError(f"{where}: argmax must be the int32 array from maxpool_nhwc_forward")
     chk.shape_is(where, "argmax", argmax, out_shape)
     fn = _impl("maxpool_nhwc_backward")
     return chk.run_argmax_checked(

@@ -102,7 +102,7 @@ def conv2d_nhwc_backward(dout, x, kernel, strides, pads, relu_out=None, need_dx=
 
 
 def maxpool_nhwc_forward(x, pool_size, strides, pads):
-    """x (N, H, W, C) -> (out (N, OH, OW, C), argmax (N, OH, OW, C) int64).
+    """x (N, H, W, C) -> (out (N, OH, OW, C), argmax (N, OH, OW, C) int32).
 
     argmax is the index ky*PW + kx of the maximum within its window (the
     first one on ties, as np.argmax); padding counts as -inf, so it never
@@ -117,7 +117,7 @@ def maxpool_nhwc_forward(x, pool_size, strides, pads):
     flat = windows.reshape(N, OH, OW, C, PH * PW)            # (N, OH, OW, C, PH*PW), a copy
     argmax = np.argmax(flat, axis=-1)
     out = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
-    return np.ascontiguousarray(out), argmax.astype(np.int64)
+    return np.ascontiguousarray(out), argmax.astype(np.int32)
 
 
 def maxpool_nhwc_backward(dout, argmax, input_shape, pool_size, strides, pads):
