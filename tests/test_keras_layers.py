@@ -290,3 +290,81 @@ def test_reshape_and_flatten_keep_values_and_gradients(float64):
     with pytest.raises(ValueError, match=r"Reshape 'reshape\w*': input \(24,\) has 24 values per sample, "
                                          r"target_shape \(5, 5\) has 25"):
         keras.Sequential([L.Reshape((5, 5), input_shape=(24,))])
+
+
+def _relu_pool_model(activation_layer, pool, strides, padding, branch=False, seed=3):
+    """Conv2D -> ReLU -> MaxPooling2D -> Flatten -> Dense, functional; branch: the ReLU's
+    output also feeds a second path to the output (its gradient is then not the pool's alone)."""
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((9, 9, 2))
+    if activation_layer:
+        a = L.Activation("relu")(L.Conv2D(4, 3, padding="same")(inp))
+    else:
+        a = L.Conv2D(4, 3, padding="same", activation="relu")(inp)
+    h = L.Flatten()(L.MaxPooling2D(pool, strides=strides, padding=padding)(a))
+    if branch:
+        h = L.Concatenate()([h, L.Flatten()(a)])
+    out = L.Dense(3, activation="softmax")(h)
+    return keras.Model(inp, out)
+
+
+def _weight_grads(model, x, y):
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss="sparse_categorical_crossentropy")
+    model.train_on_batch(x, y)                       # lr 0: fills layer.grads, changes nothing
+    return [layer.grads[n].copy() for layer in model.layers for n in layer.trainable_param_names()]
+
+
+@pytest.mark.parametrize("activation_layer", [False, True])
+@pytest.mark.parametrize("pool, strides, padding", [(2, 2, "valid"), (3, 2, "same"), (2, 1, "valid")])
+@pytest.mark.parametrize("branch", [False, True])
+def test_relu_before_max_pooling_is_taken_by_the_pool(activation_layer, pool, strides, padding, branch,
+                                                      backend, monkeypatch):
+    """A ReLU whose output feeds only a MaxPooling2D: the pool takes the ReLU's gradient on
+    its pooled output, and the convolution's backward gets no relu_out. The weight
+    gradients are those of the plain path bit for bit (tiling and overlapping windows,
+    exact zeros from the ReLU, ties, NaN and inf gradients); with a second reader of the
+    ReLU's output nothing changes hands."""
+    from fastnn import kernels
+    from fastnn.keras.layers.convolutional import MaxPooling2D
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 9, 9, 2)).astype(np.float32)
+    x[0] = 0.0                                       # a whole image of ties at 0 after the bias
+    x[1, :3, :3] = 1.0                               # ties at positive values
+    y = rng.integers(0, 3, 5)
+    seen = []
+    real_conv_backward = kernels.conv2d_nhwc_backward
+    monkeypatch.setattr(kernels, "conv2d_nhwc_backward",
+                        lambda *a, **k: seen.append(k.get("relu_out")) or real_conv_backward(*a, **k))
+    absorbed = _weight_grads(_relu_pool_model(activation_layer, pool, strides, padding, branch), x, y)
+    if not activation_layer:
+        assert (seen[-1] is None) != branch          # skipped exactly when the pool is the only reader
+    monkeypatch.setattr(MaxPooling2D, "absorbs_relu", False)
+    plain = _weight_grads(_relu_pool_model(activation_layer, pool, strides, padding, branch), x, y)
+    if not activation_layer:
+        assert seen[-1] is not None
+    assert len(absorbed) == len(plain) == 4
+    for a, p in zip(absorbed, plain):
+        np.testing.assert_array_equal(a, p)
+        np.testing.assert_array_equal(np.signbit(a), np.signbit(p))
+
+
+def test_relu_through_max_pooling_with_nan_and_inf_gradients(backend):
+    """The pool's backward through the ReLU equals relu_backward on the scattered
+    gradient bit for bit, with NaN and inf in dout and NaN in the ReLU output."""
+    from fastnn import kernels
+    rng = np.random.default_rng(1)
+    a = kernels.relu_forward(rng.standard_normal((2, 6, 6, 3)))
+    a[0, 0, 0, 0] = np.nan
+    a[1, 2:4, 2:4, 1] = 0.0
+    for pool, strides in (((2, 2), (2, 2)), ((3, 3), (1, 1))):
+        layer = L.MaxPooling2D(pool, strides=strides)
+        layer.build((None, 6, 6, 3))
+        layer.compute_output_shape((6, 6, 3))
+        out = layer.forward(a)
+        dout = rng.standard_normal(out.shape)
+        dout[0, 0, 0, :] = [np.nan, np.inf, -np.inf]
+        dout[1, 1, 1, 1] = -0.0
+        through = layer.backward(dout, through_relu=True)
+        plain = kernels.relu_backward(layer.backward(dout), a)
+        np.testing.assert_array_equal(through, plain)
+        np.testing.assert_array_equal(np.signbit(through), np.signbit(plain))

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._blas import threaded_blas
 from ._autodiff import add_variable_grads
-from .layers.base import KerasTensor
+from .layers.base import ActivatedLayer, KerasTensor
 from .layers.core import InputLayer
 
 
@@ -124,10 +124,33 @@ class Graph:
             cache[need_input_grads] = wants
         return cache[need_input_grads]
 
+    def _relu_absorbed(self):
+        """ids of the tensors whose ReLU gradient their only consumer takes instead:
+        the output of a layer ending in a ReLU (``ActivatedLayer``), called once, that
+        feeds nothing but one layer with ``absorbs_relu`` (MaxPooling2D) and is not a
+        model output. That consumer's backward then runs with ``through_relu=True``
+        and returns the gradient w.r.t. the ReLU's input."""
+        if getattr(self, "_absorbed", None) is None:
+            readers = {}
+            for t in self.nodes:
+                for src in t.inbound:
+                    readers.setdefault(id(src), []).append(t)
+            outputs = {id(t) for t in self.outputs}
+            self._absorbed = set()
+            for t in self.nodes:
+                layer, consumers = t.layer, readers.get(id(t), [])
+                if (isinstance(layer, ActivatedLayer) and layer.activation.name == "relu"
+                        and id(layer) not in self._shared and id(t) not in outputs and len(consumers) == 1
+                        and getattr(consumers[0].layer, "absorbs_relu", False)
+                        and id(consumers[0].layer) not in self._shared and len(consumers[0].inbound) == 1):
+                    self._absorbed.add(id(t))
+        return self._absorbed
+
     def _backward(self, douts, fused, need_input_grads):
         wants = self._wants_grad(need_input_grads)
+        absorbed = self._relu_absorbed()
         grads = {}
-        skip = set()
+        skip = set(absorbed)             # gradients that arrive w.r.t. the activation's input
         shared_grads = {}
         for t, d, f in zip(self.outputs, douts, fused):
             if f:
@@ -147,6 +170,8 @@ class Graph:
             layer.need_input_grad = any(wants[id(src)] for src in t.inbound)
             if id(t) in skip:
                 dx = layer.backward(g, skip_activation=True)
+            elif t.inbound and id(t.inbound[0]) in absorbed:
+                dx = layer.backward(g, through_relu=True)
             else:
                 dx = layer.backward(g)
             layer.need_input_grad = True

@@ -157,8 +157,18 @@ class Conv2D(_Windowed, ActivatedLayer):
 
 
 class MaxPooling2D(_Windowed):
-    """Max over pool_size windows. x (N, H, W, C) -> (N, OH, OW, C); strides default to pool_size."""
+    """Max over pool_size windows. x (N, H, W, C) -> (N, OH, OW, C); strides default to pool_size.
+
+    After a ReLU (a Conv2D with activation="relu", say) whose output feeds only
+    this layer, the model's graph asks ``backward(dout, through_relu=True)`` for
+    the gradient w.r.t. the ReLU's input, and the layer before skips its ReLU
+    gradient. The numbers are the same: the input gradient is nonzero only at
+    each window's maximum, whose ReLU output is the pooled value, so the mask
+    ``out > 0`` is taken on the pooled output (a quarter of the values for 2x2
+    windows) instead of the whole ReLU output.
+    """
     weightless = True
+    absorbs_relu = True
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -177,9 +187,12 @@ class MaxPooling2D(_Windowed):
     def forward(self, x, training=False):
         self._x_shape = x.shape
         out, self._argmax = kernels.maxpool_nhwc_forward(x, self.pool_size, self.strides, self._pads)
+        self._out = out
         return out
 
-    def backward(self, dout):
+    def backward(self, dout, through_relu=False):
+        if through_relu:                 # the ReLU before this layer: d where the maximum is > 0
+            dout = kernels.relu_backward(dout, self._out)
         return kernels.maxpool_nhwc_backward(dout, self._argmax, self._x_shape, self.pool_size, self.strides,
                                              self._pads)
 
