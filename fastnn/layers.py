@@ -48,7 +48,7 @@ def _bias(where, b, n):
     an array of shape (), (1,), (1, 1) or (1, n) is accepted too: it is added
     to every row of the (rows, n) output.
     """
-    if isinstance(b, np.ndarray) and b.ndim == 1 and b.shape[0] == n and b.dtype in _checks.FLOAT_DTYPES:
+    if isinstance(b, np.ndarray) and b.ndim == 1 and b.shape[0] == n and b.dtype in _checks.FLOAT_DTYPE_SET:
         return b
     if isinstance(b, (numbers.Real, np.number)) and not isinstance(b, (bool, np.bool_)):
         return b
@@ -70,7 +70,7 @@ def _bias(where, b, n):
 
 def _bias_values(b, n, dtype):
     """The (n,) bias the kernels take, from a bias checked by ``_bias`` (no copy for (n,) arrays)."""
-    if isinstance(b, np.ndarray) and b.ndim == 1 and b.shape[0] == n and b.dtype in _checks.FLOAT_DTYPES:
+    if isinstance(b, np.ndarray) and b.ndim == 1 and b.shape[0] == n and b.dtype in _checks.FLOAT_DTYPE_SET:
         return b
     values = np.asarray(b, dtype=np.result_type(dtype, b)).reshape(-1)
     return np.broadcast_to(values, (n,)) if values.size == 1 else values

@@ -11,8 +11,7 @@ import numpy as np
 
 from .. import io as _io
 from .._blas import threaded_blas
-
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+from ..kernels._checks import FLOAT_DTYPE_SET
 
 
 def check_dtype(where, dtype):
@@ -21,7 +20,7 @@ def check_dtype(where, dtype):
         dt = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"{where}: dtype must be np.float32 or np.float64, got {dtype!r}") from None
-    if dt not in FLOAT_DTYPES:
+    if dt not in FLOAT_DTYPE_SET:
         raise TypeError(f"{where}: dtype must be np.float32 or np.float64, got {dt}")
     return dt
 
